@@ -1,0 +1,83 @@
+"""The nbgrader course directory the kit grades in, and running nbgrader's own commands on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder.config import KIT_ROOT, KitConfig
+from autograder.setup_cell import BUNDLE_URL_LINE
+
+DEFAULT_COURSE_DIR = KIT_ROOT / "build" / "course"
+
+# The grading kernel sends stderr to stdout: nbgrader scores 0 any test cell with stderr output, and a
+# correct answer that triggers a library warning (or a progress bar) must not lose its points.
+KERNEL_STDERR_TO_STDOUT = "--IPKernelApp.exec_lines=import sys; sys.stderr = sys.stdout"
+
+
+def nbgrader_config_text(config: KitConfig) -> str:
+    """The ``nbgrader_config.py`` of the course directory."""
+    return "\n".join([
+        "c = get_config()  # noqa: F821 (nbgrader provides it)",
+        f"c.CourseDirectory.course_id = {config.course_id!r}",
+        f"c.CourseDirectory.db_assignments = {[{'name': a} for a in config.assignments]!r}",
+        f"c.Execute.timeout = {config.cell_timeout_s}",
+        f"c.Execute.extra_arguments = {[KERNEL_STDERR_TO_STDOUT]!r}",
+        "c.Autograde.create_student = True",
+        'c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}',
+        'c.ClearSolutions.text_stub = "YOUR ANSWER HERE"',
+        "",
+    ])
+
+
+def with_bundle_url(nb: nbformat.NotebookNode, url: str) -> nbformat.NotebookNode:
+    """Write the bundle location into the setup cell (the first cell) of a notebook."""
+    first = nb.cells[0]
+    if BUNDLE_URL_LINE not in first.source:
+        raise ValueError("the notebook's first cell is not the kit's setup cell (autograder/setup_cell.py)")
+    first.source = first.source.replace(BUNDLE_URL_LINE, BUNDLE_URL_LINE.replace("None", json.dumps(url), 1))
+    return nb
+
+
+def prepare_course(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> Path:
+    """Create or refresh the course directory: config and source notebooks (with the bundle URL)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nbgrader_config.py").write_text(nbgrader_config_text(config))
+    for assignment in config.assignments:
+        nb = nbformat.read(config.source_notebook(assignment), as_version=4)
+        target = root / "source" / assignment / f"{assignment}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(with_bundle_url(nb, config.bundle_url), target)
+    return root
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment nbgrader needs: this Python's ``bin/`` first on PATH (nbgrader runs ``alembic``)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.pop("NBGRADER_EXECUTION", None)
+    env.pop("KIT_FAST", None)
+    return env
+
+
+def run_nbgrader(args: list[str], root: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader <args>`` in the course directory and return the finished process (output captured)."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def generate_assignments(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> list[Path]:
+    """``nbgrader generate_assignment`` for every assignment; returns the release notebooks."""
+    prepare_course(config, root)
+    released = []
+    for assignment in config.assignments:
+        proc = run_nbgrader(["generate_assignment", assignment, "--force"], root)
+        if proc.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}\n{proc.stderr}")
+        released.append(root / "release" / assignment / f"{assignment}.ipynb")
+    return released

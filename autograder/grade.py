@@ -1,0 +1,167 @@
+"""``python -m autograder grade <folder>``: autograde a folder of submissions with nbgrader, one student at a time."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+from autograder.config import KitConfig
+from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, run_nbgrader
+
+
+@dataclass
+class Submission:
+    """One student's notebook for one assignment, as found in the submissions folder."""
+
+    student: str
+    assignment: str
+    path: Path
+
+
+def student_id(file_name: str, assignments: tuple[str, ...]) -> str:
+    """A gradebook-safe student id from an LMS file name (``Copy of alice_dcgan (1).ipynb`` -> ``alice``)."""
+    stem = re.sub(r"\.(ipynb|zip)$", "", file_name, flags=re.I)
+    stem = re.sub(r"^copy of\s+", "", stem, flags=re.I)
+    stem = re.sub(r"\s*\(\d+\)$", "", stem)
+    for assignment in assignments:
+        stem = re.sub(re.escape(assignment), "", stem, flags=re.I)
+    return re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_") or "student"
+
+
+def identify_assignment(path: Path, config: KitConfig) -> str | None:
+    """The assignment a notebook belongs to: by its file name, else by the graded cells it contains."""
+    for assignment in config.assignments:
+        if assignment.lower() in path.name.lower():
+            return assignment
+    try:
+        submitted = json.loads(path.read_text(errors="replace"))
+        submitted_ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in submitted["cells"]}
+        submitted_ids |= {c.get("id") for c in submitted["cells"]}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    best, best_overlap = None, 0
+    for assignment in config.assignments:
+        source = json.loads(config.source_notebook(assignment).read_text())
+        ids = {c["metadata"]["nbgrader"]["grade_id"] for c in source["cells"] if "nbgrader" in c["metadata"]}
+        overlap = len(ids & submitted_ids)
+        if overlap > best_overlap:
+            best, best_overlap = assignment, overlap
+    return best
+
+
+def collect_submissions(folder: Path, config: KitConfig, scratch: Path) -> tuple[list[Submission], list[str]]:
+    """Every notebook in ``folder`` (zips are unpacked into ``scratch``), matched to a student and an assignment."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"submissions folder not found: {folder}")
+    found: list[Submission] = []
+    problems: list[str] = []
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if file.suffix.lower() == ".zip":
+            student = student_id(file.name, config.assignments)
+            target = scratch / student
+            try:
+                with zipfile.ZipFile(file) as archive:
+                    for member in archive.namelist():
+                        if member.endswith(".ipynb") and "__MACOSX" not in member and ".ipynb_checkpoints" not in member:
+                            out = target / Path(member).name
+                            out.parent.mkdir(parents=True, exist_ok=True)
+                            out.write_bytes(archive.read(member))
+            except zipfile.BadZipFile:
+                problems.append(f"{file.name}: not a readable zip file")
+                continue
+            notebooks = [(student, nb) for nb in sorted(target.glob("*.ipynb"))]
+        elif file.suffix.lower() == ".ipynb":
+            notebooks = [(student_id(file.name, config.assignments), file)]
+        else:
+            continue
+        for student, notebook in notebooks:
+            assignment = identify_assignment(notebook, config)
+            if assignment is None:
+                problems.append(f"{file.name}: could not tell which assignment {notebook.name} is")
+                continue
+            taken = {(s.student, s.assignment) for s in found}
+            unique, n = student, 2
+            while (unique, assignment) in taken:
+                unique, n = f"{student}_{n}", n + 1
+            found.append(Submission(unique, assignment, notebook))
+    return found, problems
+
+
+def autograde_one(sub: Submission, config: KitConfig, root: Path) -> str | None:
+    """Autograde one submission with nbgrader; returns an error description, or None when it went through."""
+    target = root / "submitted" / sub.student / sub.assignment / f"{sub.assignment}.ipynb"
+    if target.parent.exists():
+        shutil.rmtree(target.parent)
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(sub.path, target)
+    try:
+        proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
+                            timeout=config.notebook_timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {config.notebook_timeout_s} s"
+    if proc.returncode != 0 or "[AutogradeApp | ERROR]" in proc.stdout + proc.stderr:
+        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
+        return (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
+    return None
+
+
+def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Scores of every student and assignment in the gradebook, and the maximum score of each assignment."""
+    scores: dict[str, dict[str, float]] = {}
+    max_scores: dict[str, float] = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for assignment in config.assignments:
+            try:
+                max_scores[assignment] = gb.find_assignment(assignment).max_score
+            except MissingEntry:
+                continue
+            for student in gb.students:
+                try:
+                    submission = gb.find_submission(assignment, student.id)
+                except MissingEntry:
+                    continue
+                scores.setdefault(student.id, {})[assignment] = submission.score
+    return scores, max_scores
+
+
+def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DIR,
+                 log=print) -> dict:
+    """Grade every submission in ``folder``; returns ``{"scores": {student: {assignment: score}}, ...}``."""
+    if not (root / "gradebook.db").exists() or not all((root / "release" / a).exists() for a in config.assignments):
+        generate_assignments(config, root)
+    with tempfile.TemporaryDirectory() as scratch:
+        submissions, problems = collect_submissions(Path(folder), config, Path(scratch))
+        errors: dict[tuple[str, str], str] = {}
+        for sub in submissions:
+            log(f"grading {sub.student} / {sub.assignment} ({sub.path.name})")
+            error = autograde_one(sub, config, root)
+            if error:
+                errors[(sub.student, sub.assignment)] = error
+                log(f"  problem: {error}")
+    for problem in problems:
+        log(f"skipped: {problem}")
+    scores, max_scores = read_scores(config, root)
+    graded = {s.student for s in submissions}
+    scores = {student: {a: v for a, v in per.items()} for student, per in scores.items() if student in graded}
+    for (student, assignment), _ in errors.items():
+        scores.setdefault(student, {}).setdefault(assignment, 0.0)
+    return {"scores": scores, "max_scores": max_scores,
+            "errors": {f"{s}/{a}": e for (s, a), e in errors.items()}, "skipped": problems}
+
+
+def format_table(result: dict) -> str:
+    """A readable table of the scores."""
+    assignments = list(result["max_scores"])
+    header = ["student", *[f"{a} (/{result['max_scores'][a]:g})" for a in assignments]]
+    rows = [[student, *[f"{per[a]:g}" if a in per else "-" for a in assignments]]
+            for student, per in sorted(result["scores"].items())]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows])

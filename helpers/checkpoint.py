@@ -1,0 +1,64 @@
+"""Checkpoints that survive interruptions: atomic writes, and a clear error on a mismatched resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Write ``state`` with ``torch.save`` atomically.
+
+    The file is first written beside its destination and then renamed, so an
+    interruption (a Colab disconnect, Ctrl-C) never leaves a half-written checkpoint.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`, with a clear error if it is unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file
+        raise ValueError(f"checkpoint {path} could not be read ({exc.__class__.__name__}: {exc}); "
+                         "delete it to start over") from exc
+
+
+def config_differences(saved: dict[str, Any], current: Any, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Fields of the dataclass ``current`` whose value differs from the ``saved`` dict, as readable strings."""
+    now = dataclasses.asdict(current)
+    return [
+        f"{key}: checkpoint has {saved.get(key)!r}, config has {value!r}"
+        for key, value in now.items()
+        if key not in ignore and saved.get(key) != value
+    ]
+
+
+def rng_state(*generators: torch.Generator) -> dict[str, Any]:
+    """Snapshot of the global torch RNG (CPU and CUDA) and of the given generators."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "generators": [g.get_state() for g in generators],
+    }
+
+
+def restore_rng_state(state: dict[str, Any], *generators: torch.Generator) -> None:
+    """Undo :func:`rng_state`, so that a resumed run draws the same random numbers as an uninterrupted one."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for generator, saved in zip(generators, state["generators"]):
+        generator.set_state(saved)

@@ -1,0 +1,226 @@
+"""The GAN training loop of the DCGAN notebook: seeded, resumable, with progress, samples and metrics.
+
+The loop is generic: the students' ``training_iteration`` (several discriminator
+steps, then one generator step) is passed in, with their generator class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.dcgan import DCDiscriminator, sample_noise
+from helpers.emoji_data import TensorSampler
+from helpers.metrics import SWDTracker
+from helpers.plotting import plot_curves, save_gif, save_grid
+from helpers.runtime import fast_mode, pick_device, seed_everything
+
+# Fields that may change between a run and its resumption: a longer run continues a shorter one.
+RESUMABLE_FIELDS = ("train_iters", "sample_every", "checkpoint_every", "out_dir", "device", "progress")
+
+TrainingIteration = Callable[..., dict[str, torch.Tensor]]
+
+
+@dataclass
+class DCGANConfig:
+    """Every hyperparameter of a DCGAN run (the original assignment's ``args_dict``)."""
+
+    image_size: int = 32
+    g_conv_dim: int = 32
+    d_conv_dim: int = 64
+    noise_size: int = 100
+    train_iters: int = 20000
+    lr: float = 3e-5
+    d_lr_multiplier: float = 2.0  # the discriminator learns at lr * d_lr_multiplier
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 32
+    sample_every: int = 200
+    checkpoint_every: int = 1000  # also when the image metric is computed
+    gradient_penalty: bool = False
+    gp_weight: float = 1.0
+    spectral_norm: bool = False
+    d_train_iters: int = 1  # discriminator steps per generator step
+    seed: int = 0
+    channels_last: bool = True  # faster convolutions on CPUs and recent GPUs
+    out_dir: str = "outputs/dcgan/run"
+    device: str | None = None  # None: CUDA if available, else MPS, else CPU
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("train_iters", "batch_size", "sample_every", "checkpoint_every", "d_train_iters",
+                     "noise_size", "g_conv_dim", "d_conv_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DCGANConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if self.image_size != 32:
+            raise ValueError(f"the DCGAN of this notebook works on 32x32 images, got image_size={self.image_size}")
+        if self.lr <= 0:
+            raise ValueError(f"DCGANConfig.lr must be positive, got {self.lr}")
+
+    def replace(self, **changes: Any) -> DCGANConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def cpu_preset(cls, **changes: Any) -> DCGANConfig:
+        """A CPU-friendly recipe: higher learning rates and fewer iterations (see ``bench/dcgan_quality.py``)."""
+        base = cls(lr=2e-4, d_lr_multiplier=1.0, train_iters=3000, sample_every=100, checkpoint_every=500)
+        return base.replace(**changes)
+
+    @classmethod
+    def fast(cls, **changes: Any) -> DCGANConfig:
+        """A few iterations only: for autograding and the end-to-end smoke run."""
+        base = cls.cpu_preset(train_iters=12, sample_every=4, checkpoint_every=6)
+        return base.replace(**changes)
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves behind: the models, the history, and the files it wrote."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    history: dict[str, list[tuple[int, float]]]
+    out_dir: Path
+    sample_paths: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def samples_at(self, iteration: int) -> Path:
+        """The saved sample grid closest to ``iteration``."""
+        if not self.sample_paths:
+            raise ValueError("this run saved no samples")
+        return min(self.sample_paths, key=lambda p: abs(int(p.stem.split("-")[-1]) - iteration))
+
+
+def _to_device(module: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    module = module.to(device)
+    return module.to(memory_format=torch.channels_last) if channels_last else module
+
+
+def train_dcgan(
+    config: DCGANConfig,
+    make_generator: Callable[..., nn.Module],
+    training_iteration: TrainingIteration,
+    train_images: torch.Tensor,
+    test_images: torch.Tensor | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """Train a DCGAN on ``train_images`` (N x 3 x 32 x 32 in [-1, 1]) and save everything under ``config.out_dir``.
+
+    ``make_generator(noise_size=..., conv_dim=..., spectral_norm=...)`` builds the generator;
+    ``training_iteration(G, D, g_optimizer, d_optimizer, sample_real, sample_noise, d_train_iters, gp_weight)``
+    does ``d_train_iters`` discriminator steps and one generator step and returns the losses
+    ``{"D_real", "D_fake", "G"}`` as tensors. Every ``sample_every`` iterations a 10x10 grid from a fixed
+    noise batch is saved; every ``checkpoint_every`` iterations a checkpoint (resumable) and, when
+    ``test_images`` are given, the sliced Wasserstein distance to them. With ``resume=True`` a run whose
+    checkpoint exists continues from it (and returns at once if it is complete).
+    """
+    if train_images.dim() != 4 or tuple(train_images.shape[1:]) != (3, config.image_size, config.image_size):
+        raise ValueError(f"train_images must have shape (N, 3, {config.image_size}, {config.image_size}), "
+                         f"got {tuple(train_images.shape)}")
+    out_dir = Path(config.out_dir)
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "checkpoint.pt"
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+
+    G = _to_device(make_generator(noise_size=config.noise_size, conv_dim=config.g_conv_dim,
+                                  spectral_norm=config.spectral_norm), device, config.channels_last)
+    D = _to_device(DCDiscriminator(conv_dim=config.d_conv_dim, spectral_norm=config.spectral_norm), device,
+                   config.channels_last)
+    g_opt = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+    d_opt = torch.optim.Adam(D.parameters(), lr=config.lr * config.d_lr_multiplier,
+                             betas=(config.beta1, config.beta2))
+
+    data = train_images.to(device).contiguous(memory_format=memory_format)
+    real_sampler = TensorSampler(data, seed=config.seed)
+    noise_rng = torch.Generator(device=device).manual_seed(config.seed + 1)
+    fixed_noise = sample_noise(100, config.noise_size, device, torch.Generator(device=device).manual_seed(1234))
+    swd = SWDTracker(test_images.to(device)) if test_images is not None else None
+
+    history: dict[str, list[tuple[int, float]]] = {"D_real": [], "D_fake": [], "G": [], "swd": []}
+    start = 0
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
+        if diffs:
+            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
+                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        g_opt.load_state_dict(state["g_opt"])
+        d_opt.load_state_dict(state["d_opt"])
+        history = state["history"]
+        start = state["iteration"]
+        restore_rng_state(state["rng"], real_sampler.generator, noise_rng)
+
+    def sample_real() -> torch.Tensor:
+        return real_sampler.sample(config.batch_size)
+
+    def sample_train_noise() -> torch.Tensor:
+        return sample_noise(config.batch_size, config.noise_size, device, noise_rng)
+
+    def save_samples(iteration: int) -> None:
+        G.eval()
+        with torch.no_grad():
+            save_grid(G(fixed_noise), out_dir / "samples" / f"sample-{iteration:06d}.png")
+        G.train()
+
+    def checkpoint(iteration: int) -> None:
+        if swd is not None:
+            G.eval()
+            with torch.no_grad():
+                fakes = torch.cat([G(sample_noise(250, config.noise_size, device, noise_rng))
+                                   for _ in range(max(1, len(swd) // 250))])
+            G.train()
+            history["swd"].append((iteration, swd(fakes)["swd_avg"]))
+        save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(),
+                         "D": D.state_dict(), "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
+                         "history": history, "rng": rng_state(real_sampler.generator, noise_rng)}, ckpt_path)
+
+    gp_weight = config.gp_weight if config.gradient_penalty else 0.0
+    pending: list[tuple[int, dict[str, torch.Tensor]]] = []  # losses stay on the device until logged
+    began = time.perf_counter()
+    bar = tqdm(range(start + 1, config.train_iters + 1), initial=start, total=config.train_iters,
+               desc=f"DCGAN {out_dir.name}", disable=not config.progress)
+    for iteration in bar:
+        losses = training_iteration(G, D, g_opt, d_opt, sample_real, sample_train_noise,
+                                    config.d_train_iters, gp_weight)
+        pending.append((iteration, {k: v.detach() for k, v in losses.items()}))
+        if iteration % config.sample_every == 0 or iteration == config.train_iters:
+            for it, values in pending:
+                for key in ("D_real", "D_fake", "G"):
+                    history[key].append((it, float(values[key])))
+            pending.clear()
+            bar.set_postfix(D_real=history["D_real"][-1][1], D_fake=history["D_fake"][-1][1],
+                            G=history["G"][-1][1])
+            save_samples(iteration)
+        if iteration % config.checkpoint_every == 0 or iteration == config.train_iters:
+            checkpoint(iteration)
+    bar.close()
+
+    sample_paths = sorted((out_dir / "samples").glob("sample-*.png"))
+    sample_paths = [p for p in sample_paths if int(p.stem.split("-")[-1]) <= config.train_iters]
+    plot_curves({k: history[k] for k in ("D_real", "D_fake", "G")}, out_dir / "losses.png",
+                title="Least-squares GAN losses", ylabel="loss")
+    if history["swd"]:
+        plot_curves({"SWD to held-out emojis": history["swd"]}, out_dir / "swd.png",
+                    title="Sliced Wasserstein distance (lower is better)", ylabel="SWD x 1e3")
+    if sample_paths:
+        save_gif(sample_paths, out_dir / "samples.gif")
+    return TrainResult(G, D, history, out_dir, sample_paths, time.perf_counter() - began)
+
+
+def notebook_config(**changes: Any) -> DCGANConfig:
+    """The configuration a notebook cell should use: the full recipe, or :meth:`DCGANConfig.fast` when grading."""
+    return DCGANConfig.fast(**changes) if fast_mode() else DCGANConfig(**changes)

@@ -1,0 +1,76 @@
+"""Figures the notebooks save (stable file names, for the writeup) and show inline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from torchvision.utils import make_grid
+
+
+def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> Image.Image:
+    """A PIL image tiling ``images`` (N x C x H x W, values in [-1, 1]) in rows of ``nrow``."""
+    if images.dim() != 4:
+        raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(images.shape)}")
+    grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, normalize=True,
+                     value_range=(-1, 1), pad_value=1.0)
+    array = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(array)
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10) -> Path:
+    """Save ``images`` as one PNG grid and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image_grid(images, nrow=nrow).save(path)
+    return path
+
+
+def plot_curves(
+    curves: Mapping[str, Sequence[tuple[float, float]]],
+    path: str | Path,
+    title: str = "",
+    xlabel: str = "iteration",
+    ylabel: str = "",
+    logy: bool = False,
+) -> Path:
+    """Plot named (x, y) series on one axis and save the figure as PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    for name, points in curves.items():
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, label=name)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if any(curves.values()):
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def save_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.3) -> Path:
+    """Assemble PNG frames into a looping animated GIF."""
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.open(f).convert("RGB") for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(seconds_per_frame * 1000),
+                   loop=0)
+    return path
+
+
+def show(path: str | Path, width: int | None = None):
+    """Display a saved image inline in a notebook (returns an IPython display object)."""
+    from IPython.display import Image as IPythonImage
+
+    return IPythonImage(filename=str(path), width=width)

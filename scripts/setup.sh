@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: Debian packages (when root and apt-get exist), then the local virtual environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    # The emoji font, to rebuild data/emojis.npz (the built data ships; the font is only needed to re-render it).
+    if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji
+    fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -r requirements-dev.txt -c constraints-local.txt
+"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kit)" >/dev/null
+touch "$VENV/.installed"
