@@ -36,8 +36,10 @@ def nbgrader_config_text(config: KitConfig) -> str:
 
 
 def with_bundle_url(nb: nbformat.NotebookNode, url: str) -> nbformat.NotebookNode:
-    """Write the bundle location into the setup cell (the first cell) of a notebook."""
-    first = nb.cells[0]
+    """Write the bundle location into the setup cell (the first code cell) of a notebook."""
+    first = next((c for c in nb.cells if c.cell_type == "code"), None)
+    if first is None:
+        raise ValueError("the notebook has no code cell")
     if BUNDLE_URL_LINE not in first.source:
         raise ValueError("the notebook's first cell is not the kit's setup cell (autograder/setup_cell.py)")
     first.source = first.source.replace(BUNDLE_URL_LINE, BUNDLE_URL_LINE.replace("None", json.dumps(url), 1))

@@ -180,8 +180,7 @@ def train_dcgan(
         if swd is not None:
             G.eval()
             with torch.no_grad():
-                fakes = torch.cat([G(sample_noise(250, config.noise_size, device, noise_rng))
-                                   for _ in range(max(1, len(swd) // 250))])
+                fakes = G(sample_noise(swd.num_real, config.noise_size, device, noise_rng))
             G.train()
             history["swd"].append((iteration, swd(fakes)["swd_avg"]))
         save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(),
