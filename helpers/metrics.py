@@ -22,8 +22,16 @@ device of the real images, while all random numbers come from CPU generators see
 
 Note the normalisation of step 3: as in ProGAN each set is normalised with its *own*
 statistics by default, which makes the metric blind to a per-channel affine change of
-intensities (a global colour cast or contrast change).  ``normalize="real"`` normalises both
-sets with the real statistics instead, so that such shifts count.
+intensities (a global colour cast or contrast change), and makes it saturate once noise
+dominates a band (the fine band of noisy smooth images looks like white noise whatever its
+amplitude).  ``normalize="real"`` normalises both sets with the real statistics instead, so
+that such shifts and amplitudes count.
+
+Cost: per level and image set, the (N * patches_per_image, C * patch_size**2) descriptors
+are multiplied by ``num_projections`` directions and each projection is sorted; on CPU the
+sorts use NumPy's SIMD sort, several times faster than ``torch.sort``.  :class:`SWDTracker`
+keeps the real side, so evaluating a fake set costs about half of
+:func:`sliced_wasserstein_distance`.
 """
 
 from __future__ import annotations
@@ -74,7 +82,7 @@ def _blur_matrix(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tens
             if j > n - 1:
                 j = 2 * (n - 1) - j  # reflect at the end
             matrix[i, j] += weight
-    return matrix.to(device=device, dtype=dtype)
+    return matrix.to(dtype=dtype).to(device)  # cast on the CPU: MPS has no float64
 
 
 class _PyramidOps:
@@ -175,35 +183,44 @@ def _extract_patches(
     CPU from ``generator`` (so they do not depend on the device).
     """
     n, c, h, w = level.shape
-    ys = torch.randint(0, h - patch_size + 1, (n, patches_per_image, 1, 1), generator=generator)
-    xs = torch.randint(0, w - patch_size + 1, (n, patches_per_image, 1, 1), generator=generator)
-    offsets = torch.arange(patch_size)
-    ys = ys + offsets.view(1, 1, -1, 1)
-    xs = xs + offsets.view(1, 1, 1, -1)
-    pixel = (torch.arange(n).view(n, 1, 1, 1) * h + ys) * w + xs  # (N, P, ps, ps) flat pixel index
-    pixels = level.permute(0, 2, 3, 1).reshape(n * h * w, c)
-    patches = pixels.index_select(0, pixel.reshape(-1).to(level.device))
+    ys = torch.randint(0, h - patch_size + 1, (n, patches_per_image, 1), generator=generator)
+    xs = torch.randint(0, w - patch_size + 1, (n, patches_per_image, 1), generator=generator)
+    # A patch is patch_size row segments of patch_size pixels; in channel-last layout each
+    # segment is contiguous, so view the level as overlapping segments and gather those.
+    pixels = level.permute(0, 2, 3, 1).contiguous()
+    segments = pixels.as_strided((n * h * w - patch_size + 1, patch_size * c), (c, 1))
+    rows = ys + torch.arange(patch_size).view(1, 1, -1)  # (N, P, ps)
+    first_pixel = (torch.arange(n).view(n, 1, 1) * h + rows) * w + xs
+    patches = segments.index_select(0, first_pixel.reshape(-1).to(level.device))
     return patches.reshape(n * patches_per_image, patch_size * patch_size * c)
 
 
-def _channel_stats(descriptors: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std over all descriptors and patch positions, as (D,) vectors.
+def _center_(
+    descriptors: torch.Tensor, channels: int, stats: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel normalisation of (M, D) descriptors whose channel is the fastest index of D.
 
-    ``descriptors`` is (M, D) with the channel as the fastest-varying index of D.
+    Subtracts the per-channel mean over all descriptors and patch positions *in place* and
+    returns ``(mean, std)`` as (D,) vectors; the division by ``std`` is left to the caller
+    (it is folded into the projection directions, which is cheaper).  With ``stats`` given,
+    that mean is subtracted and ``stats`` is returned instead.
     """
-    count = descriptors.numel() // channels
-    total = descriptors.sum(dim=0, dtype=torch.float64).view(-1, channels).sum(dim=0)
-    squares = (descriptors * descriptors).sum(dim=0, dtype=torch.float64).view(-1, channels).sum(dim=0)
-    mean = total / count
-    std = (squares / count - mean * mean).clamp_min(0.0).sqrt().clamp_min(1e-8)
+    if stats is not None:
+        descriptors.sub_(stats[0])
+        return stats
     repeats = descriptors.shape[1] // channels
-    return mean.repeat(repeats).to(descriptors.dtype), std.repeat(repeats).to(descriptors.dtype)
+    count = descriptors.shape[0] * repeats
+    mean = (descriptors.sum(dim=0).view(repeats, channels).sum(dim=0) / count).repeat(repeats)
+    descriptors.sub_(mean)
+    var = (descriptors * descriptors).sum(dim=0).view(repeats, channels).sum(dim=0) / count
+    return mean, var.sqrt().clamp_min(1e-8).repeat(repeats)
 
 
-def _sort_rows(values: torch.Tensor) -> torch.Tensor:
-    """Sort each row ascending.  On CPU NumPy's SIMD sort is several times faster than torch's."""
+def _sort_rows_(values: torch.Tensor) -> torch.Tensor:
+    """Sort each row ascending, in place.  On CPU NumPy's SIMD sort is several times faster than torch's."""
     if values.device.type == "cpu":
-        return torch.from_numpy(np.sort(values.numpy(), axis=1))
+        values.numpy().sort(axis=1)
+        return values
     return torch.sort(values, dim=1).values
 
 
@@ -221,6 +238,11 @@ class SWDTracker:
     from ``seed`` on every call, so ``SWDTracker(real, **kw)(fake)`` equals
     ``sliced_wasserstein_distance(real, fake, **kw)`` exactly.
 
+    Unequal counts are equalised by subsampling: with more fake descriptors than real ones,
+    a random subset of the fake descriptors is projected; with fewer, a random subset of the
+    positions of the cached sorted real projections is used (for each direction that is the
+    sorted projection of a random subset of the real descriptors).
+
     Memory: the cache holds ``N_real * patches_per_image * num_projections`` float32 values
     per level (about 130 MB per level for 1000 real images with the defaults) on the device
     of ``real_images``.
@@ -230,8 +252,10 @@ class SWDTracker:
         patch_size: side of the square patches (descriptors), ProGAN uses 7.
         patches_per_image: random patches cut from each image at each level (ProGAN: 128).
         num_projections: random unit directions in total (ProGAN: 4 x 128 = 512).
-        num_repeats: the directions are drawn and evaluated in this many batches, each with
-            a fresh subsample when the descriptor counts differ; the result is the mean.
+        num_repeats: the directions are evaluated in this many batches (ProGAN's
+            ``dir_repeats``), which bounds the temporary memory; each batch draws a fresh
+            subsample when the descriptor counts differ.  The result is the mean over all
+            directions.
         min_resolution: coarsest pyramid level kept; levels smaller than ``patch_size`` are
             never kept.  With the default 16, 32x32 images give levels 32 and 16 (the latter
             being the low-pass residual) and 64x64 images levels 64, 32 and 16.
@@ -317,10 +341,9 @@ class SWDTracker:
         with torch.no_grad():
             for level in laplacian_pyramid(real, len(self.resolutions)):
                 desc = _extract_patches(level, patch_size, patches_per_image, generator)
-                stats = _channel_stats(desc, self.num_channels)
-                self._real_stats.append(stats)
-                desc = desc.sub_(stats[0]).div_(stats[1])
-                self._real_sorted.append([_sort_rows(dirs @ desc.T) for dirs in self._directions])
+                mean, std = _center_(desc, self.num_channels)
+                self._real_stats.append((mean, std))
+                self._real_sorted.append([_sort_rows_((dirs / std) @ desc.T) for dirs in self._directions])
 
     def _validate(self, images: torch.Tensor, name: str) -> torch.Tensor:
         _check_images(images, name)
@@ -349,8 +372,7 @@ class SWDTracker:
             raise ValueError(f"fake_images have {fake.shape[1]} channels but real_images {self.num_channels}")
         if tuple(fake.shape[-2:]) != (self.height, self.width):
             raise ValueError(
-                f"fake_images are {fake.shape[-2]}x{fake.shape[-1]}, "
-                f"real_images {self.height}x{self.width}"
+                f"fake_images are {fake.shape[-2]}x{fake.shape[-1]}, real_images {self.height}x{self.width}"
             )
         fake = fake.to(self.device)
         patch_gen = _generator(self.seed, _STREAM_FAKE_PATCHES)
@@ -362,22 +384,23 @@ class SWDTracker:
                 self.resolutions, pyramid, self._real_stats, self._real_sorted
             ):
                 desc = _extract_patches(level, self.patch_size, self.patches_per_image, patch_gen)
-                per_set = self.normalize == "per_set"
-                mean, std = _channel_stats(desc, self.num_channels) if per_set else real_stats
-                desc = desc.sub_(mean).div_(std)
+                stats = real_stats if self.normalize == "real" else None
+                _, std = _center_(desc, self.num_channels, stats)
                 n_fake, n_real = desc.shape[0], real_sorted[0].shape[1]
                 n = min(n_fake, n_real)
                 distances = []
                 for dirs, real_proj in zip(self._directions, real_sorted):
-                    fake_proj = _sort_rows(dirs @ desc.T)
-                    # A sorted random subsample is a random subset of the sorted positions.
-                    if n_real > n:
+                    # Equal counts: a random subset of the fake descriptors, or of the sorted real
+                    # projections (a sorted random subsample is a random subset of the sorted positions).
+                    subset = desc
+                    if n_fake > n:
+                        keep = torch.randperm(n_fake, generator=subsample_gen)[:n]
+                        subset = desc.index_select(0, keep.to(self.device))
+                    elif n_real > n:
                         keep = torch.randperm(n_real, generator=subsample_gen)[:n].sort().values
                         real_proj = real_proj[:, keep.to(self.device)]
-                    elif n_fake > n:
-                        keep = torch.randperm(n_fake, generator=subsample_gen)[:n].sort().values
-                        fake_proj = fake_proj[:, keep.to(self.device)]
-                    distances.append(torch.dist(fake_proj, real_proj, p=1) / fake_proj.numel())
+                    fake_proj = _sort_rows_((dirs / std) @ subset.T)
+                    distances.append((fake_proj - real_proj).abs_().mean())
                 results[f"swd_{res}"] = float(torch.stack(distances).mean()) * 1e3
         results["swd_avg"] = float(np.mean(list(results.values())))
         return results
