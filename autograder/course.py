@@ -25,7 +25,6 @@ def nbgrader_config_text(config: KitConfig) -> str:
     return "\n".join([
         "c = get_config()  # noqa: F821 (nbgrader provides it)",
         f"c.CourseDirectory.course_id = {config.course_id!r}",
-        f"c.CourseDirectory.db_assignments = {[{'name': a} for a in config.assignments]!r}",
         f"c.Execute.timeout = {config.cell_timeout_s}",
         f"c.Execute.extra_arguments = {[KERNEL_STDERR_TO_STDOUT]!r}",
         "c.Autograde.create_student = True",
@@ -62,6 +61,8 @@ def nbgrader_env() -> dict[str, str]:
     """The environment nbgrader needs: this Python's ``bin/`` first on PATH (nbgrader runs ``alembic``)."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    # The grading kernel imports the kit's helpers from this checkout, wherever the course directory is.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(KIT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("NBGRADER_EXECUTION", None)
     env.pop("KIT_FAST", None)
     return env

@@ -79,7 +79,7 @@ class DCGANConfig:
     @classmethod
     def fast(cls, **changes: Any) -> DCGANConfig:
         """A few iterations only: for autograding and the end-to-end smoke run."""
-        base = cls.cpu_preset(train_iters=12, sample_every=4, checkpoint_every=6)
+        base = cls.cpu_preset(train_iters=6, sample_every=3, checkpoint_every=3)
         return base.replace(**changes)
 
 

@@ -1,0 +1,35 @@
+"""Make realistic student submissions: the release notebook with (possibly buggy) answers filled in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from autograder.solutions import is_solution_cell
+
+
+def filled_release(release: Path, source: Path, edits: dict[str, tuple[str, str]] | None = None,
+                   ) -> nbformat.NotebookNode:
+    """The release notebook with every answer cell taken from the source notebook.
+
+    ``edits`` maps a cell's grade_id to an (old, new) text replacement applied to that answer: one bug.
+    """
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, 4).cells
+               if "nbgrader" in c.metadata}
+    nb = nbformat.read(release, 4)
+    pending = dict(edits or {})
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            text = answers[meta["grade_id"]]
+            if cell.cell_type == "code" and is_solution_cell(cell):
+                text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
+            if meta["grade_id"] in pending:
+                old, new = pending.pop(meta["grade_id"])
+                assert old in text, f"mutation target not found in {meta['grade_id']}: {old!r}"
+                text = text.replace(old, new)
+            cell.source = text
+    assert not pending, f"unknown cells {list(pending)}"
+    return nb

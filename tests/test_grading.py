@@ -1,0 +1,180 @@
+"""The whole grading path with the real nbgrader and its SQLite gradebook.
+
+Source notebook -> release -> submissions (reference, untouched, one bug each) -> autograde -> scores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.__main__ import main as autograder_main
+from autograder.config import load_config
+from autograder.grade import grade_folder, student_id
+from autograder.release import build_release
+from autograder.setup_cell import SETUP_CELL
+from tests.submissions import filled_release
+
+pytestmark = pytest.mark.slow
+CONFIG = load_config()
+AUTO_TESTS = {"test_generator": 2, "test_discriminator_step": 3, "test_generator_step": 2,
+              "test_training_iteration": 2}
+
+# One realistic bug each, and the test cell that must catch it.
+MUTANTS = {
+    "no_tanh": ("generator", "return torch.tanh(self.stage4(out))", "return self.stage4(out)", "test_generator"),
+    "batchnorm_on_output": ("generator", "self.stage4 = upconv(conv_dim, 3, batch_norm=False,",
+                            "self.stage4 = upconv(conv_dim, 3, batch_norm=True,", "test_generator"),
+    "no_detach_in_d_step": ("training_step", "fakes = G(noise).detach()", "fakes = G(noise)",
+                            "test_discriminator_step"),
+    "wrong_fake_target": ("training_step", "0.5 * (D(fakes) ** 2).mean()", "0.5 * ((D(fakes) - 1) ** 2).mean()",
+                          "test_discriminator_step"),
+    "missing_half_factor": ("training_step", "d_real_loss = 0.5 * ((D(real_images) - 1) ** 2).mean()",
+                            "d_real_loss = ((D(real_images) - 1) ** 2).mean()", "test_discriminator_step"),
+    "no_zero_grad_in_d_step": ("training_step", "    d_optimizer.zero_grad()\n", "",
+                               "test_discriminator_step"),
+    "detached_fakes_in_g_step": ("training_step", "g_loss = ((D(G(noise)) - 1) ** 2).mean()",
+                                 "g_loss = ((D(G(noise).detach()) - 1) ** 2).mean()", "test_generator_step"),
+    "no_zero_grad_in_g_step": ("training_step", "    g_optimizer.zero_grad()\n", "", "test_generator_step"),
+    "same_real_batch_each_d_step": ("training_step", "    for _ in range(d_train_iters):\n",
+                                    "    real = sample_real()\n    for _ in range(d_train_iters):\n",
+                                    "test_training_iteration"),
+    "g_step_also_updates_d": ("training_step", "    g_loss = generator_step(D, G, g_optimizer, sample_noise())\n",
+                              "    g_loss = generator_step(D, G, g_optimizer, sample_noise())\n"
+                              "    d_optimizer.step()\n", "test_training_iteration"),
+}
+# The "same real batch" bug also needs the real batch reused:
+MUTANTS["same_real_batch_each_d_step"] = (
+    "training_step", "discriminator_step(D, G, d_optimizer, sample_real(), sample_noise(), gp_weight)",
+    "discriminator_step(D, G, d_optimizer, real, sample_noise(), gp_weight)", "test_training_iteration")
+
+
+def _solution_snippets(source: Path) -> list[str]:
+    """Substantial lines of every solution region and hidden test of a source notebook."""
+    snippets = []
+    for cell in nbformat.read(source, 4).cells:
+        for region in re.findall(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", cell.source, re.S):
+            snippets += [ln.strip() for ln in region[1].splitlines()
+                         if len(ln.strip()) >= 24 and not ln.strip().startswith("#")]
+    return snippets
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course directory and a release built from the source notebooks."""
+    root = tmp_path_factory.mktemp("course")
+    made = build_release(CONFIG, dist=root / "dist", course_dir=root / "course")
+    return {"root": root / "course", "dist": root / "dist", **made}
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """Grade one folder holding the reference, the untouched release, every mutant and some odd files."""
+    folder = tmp_path_factory.mktemp("submissions")
+    release = course["root"] / "release" / "dcgan" / "dcgan.ipynb"
+    source = CONFIG.source_notebook("dcgan")
+    nbformat.write(filled_release(release, source), folder / "reference_dcgan.ipynb")
+    (folder / "Copy of untouched.ipynb").write_text(release.read_text())
+    for name, (cell, old, new, _) in MUTANTS.items():
+        nbformat.write(filled_release(release, source, {cell: (old, new)}), folder / f"mutant_{name}.ipynb")
+    warns = filled_release(release, source, {"generator": (
+        "out = z.reshape(z.shape[0], -1, 1, 1)",
+        "import warnings\n        warnings.warn('a harmless warning')\n        out = z.reshape(z.shape[0], -1, 1, 1)")})
+    nbformat.write(warns, folder / "warnings_dcgan.ipynb")
+    (folder / "broken_dcgan.ipynb").write_text("{ this is not json")
+    with zipfile.ZipFile(folder / "zipped.zip", "w") as archive:
+        archive.writestr("submission/dcgan.ipynb", nbformat.writes(filled_release(release, source)))
+    result = grade_folder(folder, CONFIG, course["root"], log=lambda m: None)
+    return {"result": result, "root": course["root"]}
+
+
+def _cell_scores(root: Path, student: str) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {g: gb.find_grade(g, "dcgan", "dcgan", student).score for g in AUTO_TESTS}
+
+
+def test_every_source_notebook_starts_with_the_setup_cell():
+    for assignment in CONFIG.assignments:
+        nb = nbformat.read(CONFIG.source_notebook(assignment), 4)
+        first_code = next(c for c in nb.cells if c.cell_type == "code")
+        assert first_code.source == SETUP_CELL.rstrip("\n")
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+        assert len(ids) == len(set(ids)), "duplicate grade ids"
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit without outputs"
+
+
+def test_release_and_bundle_contain_no_solution(course):
+    snippets = _solution_snippets(CONFIG.source_notebook("dcgan"))
+    assert len(snippets) > 20
+    texts = {str(p): p.read_text() for p in course["notebooks"]}
+    with zipfile.ZipFile(course["bundle"]) as bundle:
+        texts |= {name: bundle.read(name).decode("utf-8", "replace") for name in bundle.namelist()}
+    for name, text in texts.items():
+        leaked = [s for s in snippets if s in text]
+        assert not leaked, f"{name} contains solution code: {leaked[:3]}"
+    assert "YOUR CODE HERE" in texts[str(course["notebooks"][0])]
+    assert CONFIG.bundle_url in texts[str(course["notebooks"][0])], "the bundle URL is written into the release"
+    names = zipfile.ZipFile(course["bundle"]).namelist()
+    assert "helpers/dcgan.py" in names and "data/emojis.npz" in names and "notebooks/dcgan.ipynb" in names
+    assert not any(n.startswith("autograder/") or "__pycache__" in n for n in names)
+
+
+def test_the_reference_gets_full_marks_and_the_untouched_release_none(graded):
+    scores, root = graded["result"]["scores"], graded["root"]
+    assert _cell_scores(root, "reference") == AUTO_TESTS
+    assert scores["reference"]["dcgan"] == sum(AUTO_TESTS.values())
+    assert scores["untouched"]["dcgan"] == 0
+    assert graded["result"]["max_scores"]["dcgan"] == sum(AUTO_TESTS.values()) + 6  # 6 manual points
+    # The untouched release ran to its end (its last cell executed, with an error, as expected).
+    executed = nbformat.read(root / "autograded" / "untouched" / "dcgan" / "dcgan.ipynb", 4)
+    assert executed.cells[-1].cell_type == "markdown"
+    assert next(c for c in reversed(executed.cells) if c.cell_type == "code").get("outputs")
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_each_bug_loses_the_points_of_its_test(graded, mutant):
+    target = MUTANTS[mutant][3]
+    got = _cell_scores(graded["root"], f"mutant_{mutant}")
+    assert got[target] == 0, f"{mutant} should lose {target}: {got}"
+    lost_elsewhere = {g for g, s in got.items() if g != target and s != AUTO_TESTS[g]}
+    # A bug in the D or G step may also break training_iteration, which calls them; nothing else.
+    assert lost_elsewhere <= {"test_training_iteration"}, f"{mutant} lost unrelated points: {got}"
+
+
+def test_warnings_do_not_cost_points_and_odd_files_do_not_stop_the_batch(graded):
+    result = graded["result"]
+    assert result["scores"]["warnings"]["dcgan"] == sum(AUTO_TESTS.values())
+    assert result["scores"]["zipped"]["dcgan"] == sum(AUTO_TESTS.values())
+    assert result["scores"]["broken"]["dcgan"] == 0 and "broken/dcgan" in result["errors"]
+
+
+def test_feedback_and_csv_export(graded, tmp_path, monkeypatch, capsys):
+    root = graded["root"]
+    assert autograder_main(["--course-dir", str(root), "feedback"]) == 0
+    assert (root / "feedback" / "reference" / "dcgan" / "dcgan.html").is_file()
+    csv = tmp_path / "grades.csv"
+    assert autograder_main(["--course-dir", str(root), "export", "--to", str(csv)]) == 0
+    rows = csv.read_text().splitlines()
+    assert rows[0].startswith("assignment,") and any(",reference," in r for r in rows)
+
+
+def test_student_ids_from_lms_file_names():
+    assert student_id("Copy of alice_dcgan (1).ipynb", ("dcgan",)) == "alice"
+    assert student_id("Bob Smith - DCGAN.ipynb", ("dcgan",)) == "Bob_Smith"
+    assert student_id("dcgan.ipynb", ("dcgan",)) == "student"
+
+
+def test_grade_command_prints_a_table_and_json(course, tmp_path, capsys):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "carol_dcgan.ipynb").write_text((course["root"] / "release/dcgan/dcgan.ipynb").read_text())
+    assert autograder_main(["--course-dir", str(course["root"]), "grade", str(folder)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("student") and any(line.startswith("carol") for line in out)
+    assert json.loads(out[-1])["scores"]["carol"] == {"dcgan": 0.0}
