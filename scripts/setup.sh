@@ -16,5 +16,4 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -r requirements-dev.txt -c constraints-local.txt
-"$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kit)" >/dev/null
 touch "$VENV/.installed"
