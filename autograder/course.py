@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,10 +69,23 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
-def run_nbgrader(args: list[str], root: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` in the course directory and return the finished process (output captured)."""
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=timeout)
+def run_nbgrader(args: list[str], root: Path, timeout: float | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader <args>`` in the course directory and return the finished process (output captured).
+
+    On ``timeout`` the whole process group (nbgrader and the kernel it started) is killed and
+    ``subprocess.TimeoutExpired`` is raised.
+    """
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    with subprocess.Popen(cmd, cwd=root, env={**nbgrader_env(), **(env or {})}, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def generate_assignments(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> list[Path]:

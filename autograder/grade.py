@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 
 from autograder.config import KitConfig
 from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, run_nbgrader
@@ -70,7 +75,8 @@ def collect_submissions(folder: Path, config: KitConfig, scratch: Path) -> tuple
             try:
                 with zipfile.ZipFile(file) as archive:
                     for member in archive.namelist():
-                        if member.endswith(".ipynb") and "__MACOSX" not in member and ".ipynb_checkpoints" not in member:
+                        skip = "__MACOSX" in member or ".ipynb_checkpoints" in member
+                        if member.endswith(".ipynb") and not skip:
                             out = target / Path(member).name
                             out.parent.mkdir(parents=True, exist_ok=True)
                             out.write_bytes(archive.read(member))
@@ -95,8 +101,11 @@ def collect_submissions(folder: Path, config: KitConfig, scratch: Path) -> tuple
     return found, problems
 
 
-def autograde_one(sub: Submission, config: KitConfig, root: Path) -> str | None:
-    """Autograde one submission with nbgrader; returns an error description, or None when it went through."""
+def autograde_one(sub: Submission, config: KitConfig, root: Path, env: dict[str, str] | None = None) -> str | None:
+    """Autograde one submission with nbgrader in course directory ``root``.
+
+    Returns an error description, or None when it went through.
+    """
     target = root / "submitted" / sub.student / sub.assignment / f"{sub.assignment}.ipynb"
     if target.parent.exists():
         shutil.rmtree(target.parent)
@@ -104,13 +113,74 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path) -> str | None:
     shutil.copyfile(sub.path, target)
     try:
         proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
-                            timeout=config.notebook_timeout_s)
+                            timeout=config.notebook_timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        return f"timed out after {config.notebook_timeout_s} s"
+        return f"timed out after {config.notebook_timeout_s} s (notebook limit)"
     if proc.returncode != 0 or "[AutogradeApp | ERROR]" in proc.stdout + proc.stderr:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
         return (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
     return None
+
+
+def make_worker_course(root: Path, index: int) -> Path:
+    """A private course directory for one grading worker: the config and a copy of the gradebook.
+
+    It holds no source notebook (nbgrader's autograde needs only the gradebook), so nothing with solutions
+    sits beside the student code it runs.
+    """
+    work = root / "workers" / f"worker{index}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    shutil.copy2(root / "nbgrader_config.py", work / "nbgrader_config.py")
+    shutil.copy2(root / "gradebook.db", work / "gradebook.db")
+    for assignment in (p.name for p in (root / "source").iterdir() if p.is_dir()):
+        (work / "source" / assignment).mkdir(parents=True)
+    return work
+
+
+def merge_submission(worker_root: Path, root: Path, assignment: str, student: str) -> None:
+    """Copy one student's autograded results from a worker's gradebook and folders into the course's.
+
+    Only the calling (main) process writes the course gradebook, one submission at a time.
+    """
+    with Gradebook(f"sqlite:///{worker_root / 'gradebook.db'}") as src, \
+            Gradebook(f"sqlite:///{root / 'gradebook.db'}") as dst:
+        done = src.find_submission(assignment, student)
+        dst.update_or_create_student(student)
+        try:
+            dst.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+        dst.db.expire_all()  # forget the removed rows before adding the new ones
+        with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush warning
+            warnings.simplefilter("ignore", SAWarning)
+            dst.add_submission(assignment, student, timestamp=done.timestamp, extension=done.extension)
+        for notebook in done.notebooks:
+            target = dst.find_submission_notebook(notebook.name, assignment, student)
+            target.flagged = notebook.flagged
+            target.late_submission_penalty = notebook.late_submission_penalty
+            for grade in notebook.grades:
+                into = dst.find_grade(grade.name, notebook.name, assignment, student)
+                into.auto_score, into.manual_score = grade.auto_score, grade.manual_score
+                into.extra_credit, into.needs_manual_grade = grade.extra_credit, grade.needs_manual_grade
+            for comment in notebook.comments:
+                into = dst.find_comment(comment.name, notebook.name, assignment, student)
+                into.auto_comment, into.manual_comment = comment.auto_comment, comment.manual_comment
+        dst.db.commit()
+    for kind in ("submitted", "autograded"):
+        made = worker_root / kind / student / assignment
+        target = root / kind / student / assignment
+        if target.exists():
+            shutil.rmtree(target)
+        if made.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(made), str(target))
+
+
+def default_workers() -> int:
+    """Parallel grading workers: one per CPU core (grading is mostly kernel start-up and imports, one core each)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
@@ -132,26 +202,53 @@ def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, floa
     return scores, max_scores
 
 
-def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DIR,
-                 log=print) -> dict:
-    """Grade every submission in ``folder``; returns ``{"scores": {student: {assignment: score}}, ...}``."""
+def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DIR, log=print,
+                 workers: int | None = None) -> dict:
+    """Grade every submission in ``folder``; returns ``{"scores": {student: {assignment: score}}, ...}``.
+
+    Each submission is graded on its own by nbgrader in one of ``workers`` private course directories
+    (``root/workers/``), in parallel; each result is then merged into the course gradebook by this process
+    alone, so SQLite never sees two writers. One bad submission never stops the batch.
+    """
     if not (root / "gradebook.db").exists() or not all((root / "release" / a).exists() for a in config.assignments):
         generate_assignments(config, root)
+    workers = workers or default_workers()
+    threads_each = str(max(1, (os.cpu_count() or 1) // workers))
+    kernel_env = {"OMP_NUM_THREADS": threads_each, "MKL_NUM_THREADS": threads_each}
     with tempfile.TemporaryDirectory() as scratch:
         submissions, problems = collect_submissions(Path(folder), config, Path(scratch))
         errors: dict[tuple[str, str], str] = {}
-        for sub in submissions:
-            log(f"grading {sub.student} / {sub.assignment} ({sub.path.name})")
-            error = autograde_one(sub, config, root)
-            if error:
-                errors[(sub.student, sub.assignment)] = error
-                log(f"  problem: {error}")
+        free: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        for index in range(min(workers, max(1, len(submissions)))):
+            free.put(make_worker_course(root, index))
+
+        def grade(sub: Submission) -> tuple[Path, str | None]:
+            work = free.get()
+            try:
+                return work, autograde_one(sub, config, work, env=kernel_env)
+            except Exception as exc:  # noqa: BLE001 (a failure of one submission must not stop the batch)
+                return work, f"{type(exc).__name__}: {exc}"
+            finally:
+                free.put(work)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            jobs = {pool.submit(grade, sub): sub for sub in submissions}
+            for job in as_completed(jobs):
+                sub = jobs[job]
+                work, error = job.result()
+                log(f"graded {sub.student} / {sub.assignment} ({sub.path.name})" + (f": {error}" if error else ""))
+                if error:
+                    errors[(sub.student, sub.assignment)] = error
+                try:
+                    merge_submission(work, root, sub.assignment, sub.student)
+                except MissingEntry:
+                    errors.setdefault((sub.student, sub.assignment), "nbgrader recorded no submission")
     for problem in problems:
         log(f"skipped: {problem}")
     scores, max_scores = read_scores(config, root)
     graded = {s.student for s in submissions}
-    scores = {student: {a: v for a, v in per.items()} for student, per in scores.items() if student in graded}
-    for (student, assignment), _ in errors.items():
+    scores = {student: dict(per) for student, per in scores.items() if student in graded}
+    for student, assignment in errors:
         scores.setdefault(student, {}).setdefault(assignment, 0.0)
     return {"scores": scores, "max_scores": max_scores,
             "errors": {f"{s}/{a}": e for (s, a), e in errors.items()}, "skipped": problems}
