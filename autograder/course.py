@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.config import KIT_ROOT, KitConfig
+from autograder.repair import add_markers
 from autograder.setup_cell import BUNDLE_URL_LINE
 
 DEFAULT_COURSE_DIR = KIT_ROOT / "build" / "course"
@@ -54,7 +55,7 @@ def prepare_course(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> Path:
         nb = nbformat.read(config.source_notebook(assignment), as_version=4)
         target = root / "source" / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(with_bundle_url(nb, config.bundle_url), target)
+        nbformat.write(add_markers(with_bundle_url(nb, config.bundle_url)), target)
     return root
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
@@ -15,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
 from autograder.config import KitConfig
 from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, run_nbgrader
+from autograder.repair import SubmissionError, match_cells, read_notebook_json, repair_file
 
 
 @dataclass
@@ -41,28 +42,36 @@ def student_id(file_name: str, assignments: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_") or "student"
 
 
-def identify_assignment(path: Path, config: KitConfig) -> str | None:
-    """The assignment a notebook belongs to: by its file name, else by the graded cells it contains."""
-    for assignment in config.assignments:
-        if assignment.lower() in path.name.lower():
-            return assignment
+def identify_assignment(path: Path, config: KitConfig, releases: dict[str, nbformat.NotebookNode]) -> str | None:
+    """The assignment a notebook belongs to: by the release cells it holds, else by its file name."""
     try:
-        submitted = json.loads(path.read_text(errors="replace"))
-        submitted_ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in submitted["cells"]}
-        submitted_ids |= {c.get("id") for c in submitted["cells"]}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    best, best_overlap = None, 0
-    for assignment in config.assignments:
-        source = json.loads(config.source_notebook(assignment).read_text())
-        ids = {c["metadata"]["nbgrader"]["grade_id"] for c in source["cells"] if "nbgrader" in c["metadata"]}
-        overlap = len(ids & submitted_ids)
-        if overlap > best_overlap:
-            best, best_overlap = assignment, overlap
-    return best
+        submitted = read_notebook_json(path)
+    except SubmissionError:
+        submitted = None
+    if submitted is not None:
+        # Cells every notebook shares (the setup cell) do not tell notebooks apart.
+        seen = [gid for nb in releases.values() for gid in {c.metadata.get("nbgrader", {}).get("grade_id")
+                                                             for c in nb.cells}]
+        common = {gid for gid in seen if seen.count(gid) > 1} | {None, "setup", "imports"}
+        best, best_score = None, 0
+        for assignment, release in releases.items():
+            matched = match_cells(submitted, release).by_grade_id
+            score = len(set(matched) - common)
+            if score > best_score:
+                best, best_score = assignment, score
+        if best is not None:
+            return best
+    named = [a for a in config.assignments if a.lower() in path.name.lower()]
+    return max(named, key=len) if named else None
 
 
-def collect_submissions(folder: Path, config: KitConfig, scratch: Path) -> tuple[list[Submission], list[str]]:
+def release_notebooks(config: KitConfig, root: Path) -> dict[str, nbformat.NotebookNode]:
+    """The release notebook of every assignment, as generated in the course directory."""
+    return {a: nbformat.read(root / "release" / a / f"{a}.ipynb", as_version=4) for a in config.assignments}
+
+
+def collect_submissions(folder: Path, config: KitConfig, scratch: Path, releases: dict[str, nbformat.NotebookNode],
+                        ) -> tuple[list[Submission], list[str]]:
     """Every notebook in ``folder`` (zips are unpacked into ``scratch``), matched to a student and an assignment."""
     if not folder.is_dir():
         raise FileNotFoundError(f"submissions folder not found: {folder}")
@@ -89,7 +98,7 @@ def collect_submissions(folder: Path, config: KitConfig, scratch: Path) -> tuple
         else:
             continue
         for student, notebook in notebooks:
-            assignment = identify_assignment(notebook, config)
+            assignment = identify_assignment(notebook, config, releases)
             if assignment is None:
                 problems.append(f"{file.name}: could not tell which assignment {notebook.name} is")
                 continue
@@ -101,16 +110,20 @@ def collect_submissions(folder: Path, config: KitConfig, scratch: Path) -> tuple
     return found, problems
 
 
-def autograde_one(sub: Submission, config: KitConfig, root: Path, env: dict[str, str] | None = None) -> str | None:
-    """Autograde one submission with nbgrader in course directory ``root``.
+def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
+                  env: dict[str, str] | None = None, log=print) -> str | None:
+    """Repair one submission against its ``release`` notebook and autograde it with nbgrader in ``root``.
 
     Returns an error description, or None when it went through.
     """
     target = root / "submitted" / sub.student / sub.assignment / f"{sub.assignment}.ipynb"
     if target.parent.exists():
         shutil.rmtree(target.parent)
-    target.parent.mkdir(parents=True)
-    shutil.copyfile(sub.path, target)
+    try:
+        for line in repair_file(sub.path, release, target):
+            log(f"  {sub.student}/{sub.assignment}: repaired: {line}")
+    except SubmissionError as exc:
+        return str(exc)
     try:
         proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
                             timeout=config.notebook_timeout_s, env=env)
@@ -178,6 +191,32 @@ def merge_submission(worker_root: Path, root: Path, assignment: str, student: st
             shutil.move(str(made), str(target))
 
 
+def forget_submission(root: Path, assignment: str, student: str) -> None:
+    """Remove a student's earlier submission from a (worker's) gradebook, so no stale result is merged."""
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+
+
+def record_zero(root: Path, assignment: str, student: str) -> None:
+    """Record a submission that could not be graded at all, with 0 on every graded cell."""
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        gb.update_or_create_student(student)
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+        gb.db.expire_all()
+        submission = gb.add_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score, grade.needs_manual_grade = 0.0, False
+        gb.db.commit()
+
+
 def default_workers() -> int:
     """Parallel grading workers: one per CPU core (grading is mostly kernel start-up and imports, one core each)."""
     return max(1, os.cpu_count() or 1)
@@ -216,7 +255,8 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     threads_each = str(max(1, (os.cpu_count() or 1) // workers))
     kernel_env = {"OMP_NUM_THREADS": threads_each, "MKL_NUM_THREADS": threads_each}
     with tempfile.TemporaryDirectory() as scratch:
-        submissions, problems = collect_submissions(Path(folder), config, Path(scratch))
+        releases = release_notebooks(config, root)
+        submissions, problems = collect_submissions(Path(folder), config, Path(scratch), releases)
         errors: dict[tuple[str, str], str] = {}
         free: queue.SimpleQueue[Path] = queue.SimpleQueue()
         for index in range(min(workers, max(1, len(submissions)))):
@@ -225,7 +265,9 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
         def grade(sub: Submission) -> tuple[Path, str | None]:
             work = free.get()
             try:
-                return work, autograde_one(sub, config, work, env=kernel_env)
+                forget_submission(work, sub.assignment, sub.student)
+                release = root / "release" / sub.assignment / f"{sub.assignment}.ipynb"
+                return work, autograde_one(sub, config, work, release, env=kernel_env, log=log)
             except Exception as exc:  # noqa: BLE001 (a failure of one submission must not stop the batch)
                 return work, f"{type(exc).__name__}: {exc}"
             finally:
@@ -243,6 +285,7 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
                     merge_submission(work, root, sub.assignment, sub.student)
                 except MissingEntry:
                     errors.setdefault((sub.student, sub.assignment), "nbgrader recorded no submission")
+                    record_zero(root, sub.assignment, sub.student)
     for problem in problems:
         log(f"skipped: {problem}")
     scores, max_scores = read_scores(config, root)

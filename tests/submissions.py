@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.repair import MARKER_RE
 from autograder.solutions import is_solution_cell
 
 
@@ -24,6 +25,9 @@ def filled_release(release: Path, source: Path, edits: dict[str, tuple[str, str]
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
             text = answers[meta["grade_id"]]
+            marker = MARKER_RE.match(cell.source)
+            if marker:  # students keep the release's marker line
+                text = f"{marker.group(0)}\n{text}"
             if cell.cell_type == "code" and is_solution_cell(cell):
                 text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
             if meta["grade_id"] in pending:
