@@ -20,6 +20,8 @@ class KitConfig:
     colab_base: str
     cell_timeout_s: int = 120
     notebook_timeout_s: int = 900
+    memory_limit_mb: int = 6144
+    max_output_chars: int = 200_000
 
     def source_notebook(self, assignment: str) -> Path:
         """The nbgrader source notebook (with solutions and hidden tests) of ``assignment``."""
@@ -39,6 +41,8 @@ def load_config(path: str | Path = KIT_ROOT / "kit.toml") -> KitConfig:
         return KitConfig(course_id=course["id"], assignments=tuple(course["assignments"]),
                          bundle_url=course["bundle_url"], colab_base=course["colab_base"],
                          cell_timeout_s=int(grading.get("cell_timeout_s", 120)),
-                         notebook_timeout_s=int(grading.get("notebook_timeout_s", 900)))
+                         notebook_timeout_s=int(grading.get("notebook_timeout_s", 900)),
+                         memory_limit_mb=int(grading.get("memory_limit_mb", 6144)),
+                         max_output_chars=int(grading.get("max_output_chars", 200_000)))
     except KeyError as exc:
         raise ValueError(f"{path} lacks the setting {exc.args[0]!r}") from exc

@@ -18,9 +18,13 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
-from autograder.config import KitConfig
+from autograder.config import KIT_ROOT, KitConfig
 from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, run_nbgrader
 from autograder.repair import SubmissionError, match_cells, read_notebook_json, repair_file
+from autograder.sandbox import write_kernel_spec
+
+# Parts of the kit that hold solutions or grading internals (the kernel still sees helpers/ and data/).
+INSTRUCTOR_ONLY = ("notebooks", "autograder", "tests", "bench", "build", "dist", ".git")
 
 
 @dataclass
@@ -135,21 +139,38 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
     return None
 
 
-def make_worker_course(root: Path, index: int) -> Path:
-    """A private course directory for one grading worker: the config and a copy of the gradebook.
+def make_worker_course(root: Path, workdir: Path, index: int) -> Path:
+    """A private course directory for one grading worker, under ``workdir`` (outside the course directory).
 
-    It holds no source notebook (nbgrader's autograde needs only the gradebook), so nothing with solutions
-    sits beside the student code it runs.
+    It holds the course config, a copy of the gradebook and no source notebook (nbgrader's autograde needs only
+    the gradebook), plus the sandboxed kernel spec (``autograder.sandbox``) and a folder for the kernel's Unix
+    sockets: the kernel has no network.
     """
-    work = root / "workers" / f"worker{index}"
+    work = workdir / f"worker{index}"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    shutil.copy2(root / "nbgrader_config.py", work / "nbgrader_config.py")
     shutil.copy2(root / "gradebook.db", work / "gradebook.db")
     for assignment in (p.name for p in (root / "source").iterdir() if p.is_dir()):
         (work / "source" / assignment).mkdir(parents=True)
+    sockets = work / "ipc"
+    sockets.mkdir()
+    (work / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text() + "\n".join([
+        "# the sandboxed kernel talks to nbgrader over Unix sockets (it has no network)",
+        'c.KernelManager.transport = "ipc"',
+        f"c.KernelManager.ip = {str(sockets / 'kernel')!r}",
+        ""]))
+    write_kernel_spec(work / "jupyter")
     return work
+
+
+def sandbox_env(work: Path, hide: list[Path], config: KitConfig) -> dict[str, str]:
+    """Environment of one worker's nbgrader: its kernel spec, and what the sandboxed kernel must not see."""
+    return {"JUPYTER_PATH": str(work / "jupyter"),
+            "KIT_SANDBOX_HIDE": os.pathsep.join(str(p) for p in hide),
+            "KIT_SANDBOX_BLANK": str(work / "gradebook.db"),
+            "KIT_SANDBOX_MEMORY_BYTES": str(config.memory_limit_mb * 2**20),
+            "KIT_SANDBOX_MAX_OUTPUT": str(config.max_output_chars)}
 
 
 def merge_submission(worker_root: Path, root: Path, assignment: str, student: str) -> None:
@@ -254,20 +275,25 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     workers = workers or default_workers()
     threads_each = str(max(1, (os.cpu_count() or 1) // workers))
     kernel_env = {"OMP_NUM_THREADS": threads_each, "MKL_NUM_THREADS": threads_each}
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory(prefix="kit-grading-") as scratch:
         releases = release_notebooks(config, root)
-        submissions, problems = collect_submissions(Path(folder), config, Path(scratch), releases)
+        unpacked, workdir = Path(scratch) / "unpacked", Path(scratch) / "workers"
+        submissions, problems = collect_submissions(Path(folder), config, unpacked, releases)
+        # Never visible to student code: the course (sources, gradebook, others' work), the submissions, the kit's
+        # instructor side and its history.
+        hide = [root, Path(folder).resolve(), unpacked] + [KIT_ROOT / p for p in INSTRUCTOR_ONLY]
         errors: dict[tuple[str, str], str] = {}
         free: queue.SimpleQueue[Path] = queue.SimpleQueue()
         for index in range(min(workers, max(1, len(submissions)))):
-            free.put(make_worker_course(root, index))
+            free.put(make_worker_course(root, workdir, index))
 
         def grade(sub: Submission) -> tuple[Path, str | None]:
             work = free.get()
             try:
                 forget_submission(work, sub.assignment, sub.student)
                 release = root / "release" / sub.assignment / f"{sub.assignment}.ipynb"
-                return work, autograde_one(sub, config, work, release, env=kernel_env, log=log)
+                env = kernel_env | sandbox_env(work, hide, config)
+                return work, autograde_one(sub, config, work, release, env=env, log=log)
             except Exception as exc:  # noqa: BLE001 (a failure of one submission must not stop the batch)
                 return work, f"{type(exc).__name__}: {exc}"
             finally:
