@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("execute", help="execute every source notebook top to bottom in fast mode (build/executed/)")
     grade = sub.add_parser("grade", help="autograde a folder of submissions")
     grade.add_argument("folder", type=Path)
+    grade.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: CPU cores)")
     sub.add_parser("feedback", help="generate HTML feedback for every graded submission")
     export = sub.add_parser("export", help="export the gradebook to CSV")
     export.add_argument("--to", type=Path, default=Path("grades.csv"))
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "grade":
         from autograder.grade import format_table, grade_folder
 
-        result = grade_folder(args.folder, config, root, log=lambda m: print(m, file=sys.stderr))
+        result = grade_folder(args.folder, config, root, log=lambda m: print(m, file=sys.stderr),
+                              workers=args.workers)
         print(format_table(result))
         print(json.dumps(result))
     elif args.command == "feedback":

@@ -5,6 +5,7 @@ Source notebook -> release -> submissions (reference, untouched, one bug each) -
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import zipfile
@@ -19,6 +20,7 @@ from autograder.config import load_config
 from autograder.grade import grade_folder, student_id
 from autograder.release import build_release
 from autograder.setup_cell import SETUP_CELL
+from tests.corpus import build_corpus
 from tests.submissions import filled_release
 
 pytestmark = pytest.mark.slow
@@ -90,8 +92,12 @@ def graded(course, tmp_path_factory):
     (folder / "broken_dcgan.ipynb").write_text("{ this is not json")
     with zipfile.ZipFile(folder / "zipped.zip", "w") as archive:
         archive.writestr("submission/dcgan.ipynb", nbformat.writes(filled_release(release, source)))
-    result = grade_folder(folder, CONFIG, course["root"], log=lambda m: None)
-    return {"result": result, "root": course["root"]}
+    expected = build_corpus(folder, release, source, course["root"])
+    # A short cell limit, for the infinite loop; the whole batch in parallel workers.
+    config = dataclasses.replace(CONFIG, cell_timeout_s=40)
+    log: list[str] = []
+    result = grade_folder(folder, config, course["root"], log=log.append)
+    return {"result": result, "root": course["root"], "expected": expected, "log": log}
 
 
 def _cell_scores(root: Path, student: str) -> dict[str, float]:
@@ -178,3 +184,26 @@ def test_grade_command_prints_a_table_and_json(course, tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("student") and any(line.startswith("carol") for line in out)
     assert json.loads(out[-1])["scores"]["carol"] == {"dcgan": 0.0}
+
+
+def test_the_corpus_of_bad_submissions_gets_the_expected_scores(graded, capsys):
+    scores = graded["result"]["scores"]
+    held = {s: scores.get(s, {}).get("dcgan") == want for s, want in graded["expected"].items()}
+    with capsys.disabled():
+        print(f"\ncorpus: {sum(held.values())} of {len(held)} cases held")
+    wrong = {s: (scores.get(s, {}).get("dcgan"), graded["expected"][s]) for s, ok in held.items() if not ok}
+    assert not wrong, f"(got, expected): {wrong}\n" + "\n".join(graded["log"])
+    errors = graded["result"]["errors"]
+    assert "empty file" in " ".join(v for k, v in errors.items() if k.startswith("empty_file")) or \
+        any("empty" in v for v in errors.values())
+    assert any("repaired" in line and "stripped_all_cells" in line for line in graded["log"])
+
+
+def test_the_gradebook_holds_every_student_and_the_sources_are_untouched(graded):
+    with Gradebook(f"sqlite:///{graded['root'] / 'gradebook.db'}") as gb:
+        students = {s.id for s in gb.students}
+        assert set(graded["expected"]) <= students
+        assert all(gb.find_submission("dcgan", s).score <= 9 for s in graded["expected"])
+    source = graded["root"] / "source" / "dcgan" / "dcgan.ipynb"
+    assert "cheated" not in source.read_text()
+    assert "cheated" not in CONFIG.source_notebook("dcgan").read_text()
