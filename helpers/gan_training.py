@@ -73,7 +73,7 @@ class DCGANConfig:
     @classmethod
     def cpu_preset(cls, **changes: Any) -> DCGANConfig:
         """A CPU-friendly recipe: higher learning rates and fewer iterations (see ``bench/dcgan_quality.py``)."""
-        base = cls(lr=2e-4, d_lr_multiplier=1.0, train_iters=3000, sample_every=100, checkpoint_every=500)
+        base = cls(lr=2e-4, d_lr_multiplier=1.0, train_iters=3000, sample_every=100, checkpoint_every=250)
         return base.replace(**changes)
 
     @classmethod
