@@ -1,0 +1,424 @@
+"""The kit's StyleGAN2 training script: a small generator on the emoji data, on a GPU or (32x32) on a CPU.
+
+The recipe follows StyleGAN2 (Karras et al., 2020) and NVIDIA's stylegan2-ada-pytorch ``loss.py`` and
+``training_loop.py``, in short:
+
+* non-saturating logistic loss: D minimises softplus(D(fake)) + softplus(-D(real)), G minimises softplus(-D(fake));
+* R1 penalty on real images, (gamma / 2) * |dD/dx|^2, applied lazily every ``r1_interval`` steps (scaled up by
+  the interval, with Adam's learning rate and betas adjusted as in the paper);
+* optional path length regularisation of G (``pl_weight > 0``), lazily every ``pl_interval`` steps;
+* style-mixing regularisation: with probability ``style_mixing_prob`` the ws after a random layer come from a
+  second latent;
+* an exponential moving average of G's weights (``G_ema``), which gives the samples and the saved generator.
+
+The generator is :class:`helpers.stylegan2.Generator`; the discriminator is a small residual network of
+equalized-learning-rate convolutions with a minibatch standard deviation layer (simpler than the official
+one). Runs are seeded and resumable: re-running with the same ``out_dir`` continues from the checkpoint.
+
+Command line (the bundled generator was made this way)::
+
+    OMP_NUM_THREADS=1 nice python -m helpers.stylegan2_training --out-dir outputs/stylegan2/train --iters 2500
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.emoji_data import TensorSampler, load_emojis
+from helpers.metrics import SWDTracker
+from helpers.plotting import plot_curves, save_grid
+from helpers.runtime import pick_device, seed_everything
+from helpers.stylegan2 import Generator, save_generator
+
+# Fields that may change between a run and its resumption: a longer run continues a shorter one.
+RESUMABLE_FIELDS = ("train_iters", "sample_every", "checkpoint_every", "out_dir", "device", "progress", "threads")
+
+
+@dataclass
+class StyleGAN2Config:
+    """Every hyperparameter of a StyleGAN2 training run."""
+
+    image_size: int = 32
+    z_dim: int = 64
+    w_dim: int = 64
+    mapping_layers: int = 2
+    channel_base: int = 1024  # channels at resolution r: min(channel_base // r, channel_max)
+    channel_max: int = 64
+    d_channel_base: int = 1024
+    d_channel_max: int = 64
+    conv_clamp: float | None = 256
+    batch_size: int = 16
+    train_iters: int = 2400
+    g_lr: float = 0.0025
+    d_lr: float = 0.0025
+    beta1: float = 0.0
+    beta2: float = 0.99
+    r1_gamma: float = 0.02
+    r1_interval: int = 16
+    pl_weight: float = 0.0  # path length regularisation (StyleGAN2 uses 2; off by default: it costs time)
+    pl_interval: int = 4
+    pl_decay: float = 0.01
+    style_mixing_prob: float = 0.9
+    ema_kimg: float = 2.0  # half-life of the EMA of G in thousands of images
+    ema_rampup: float = 0.05  # the half-life grows with training: at most ema_rampup * images seen
+    xflip: bool = True  # mirror real images at random (emojis look fine either way)
+    seed: int = 0
+    sample_every: int = 200
+    checkpoint_every: int = 400  # also when the SWD to the held-out emojis is computed
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    out_dir: str = "outputs/stylegan2/train"
+    device: str | None = None  # None: CUDA if available, else MPS, else CPU
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "d_channel_base",
+                     "d_channel_max", "batch_size", "train_iters", "r1_interval", "pl_interval", "sample_every",
+                     "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"StyleGAN2Config.{name} must be at least 1, got {getattr(self, name)}")
+        if self.image_size < 8 or self.image_size & (self.image_size - 1):
+            raise ValueError(f"image_size must be a power of two of at least 8, got {self.image_size}")
+        for name in ("g_lr", "d_lr"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"StyleGAN2Config.{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.style_mixing_prob <= 1:
+            raise ValueError(f"style_mixing_prob must be in [0, 1], got {self.style_mixing_prob}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be at least 2 (minibatch std), got {self.batch_size}")
+
+    def replace(self, **changes: Any) -> StyleGAN2Config:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def fast(cls, **changes: Any) -> StyleGAN2Config:
+        """A tiny run of a few iterations: for tests and the notebook's fast mode."""
+        base = cls(channel_base=256, channel_max=16, d_channel_base=256, d_channel_max=16, batch_size=8,
+                   train_iters=4, sample_every=2, checkpoint_every=2, r1_interval=2, pl_interval=2)
+        return base.replace(**changes)
+
+    def generator_kwargs(self) -> dict[str, Any]:
+        """The :class:`helpers.stylegan2.Generator` constructor arguments of this configuration."""
+        return dict(z_dim=self.z_dim, c_dim=0, w_dim=self.w_dim, img_resolution=self.image_size, img_channels=3,
+                    mapping_kwargs={"num_layers": self.mapping_layers},
+                    synthesis_kwargs={"channel_base": self.channel_base, "channel_max": self.channel_max,
+                                      "conv_clamp": self.conv_clamp})
+
+
+# --- Discriminator ------------------------------------------------------------------------------------
+
+
+class EqualConv2d(nn.Module):
+    """A convolution with equalized learning rate (unit-scale weights, scaled by 1/sqrt(fan_in) at run time)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.padding = kernel_size // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    """A linear layer with equalized learning rate."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.weight_gain = 1 / math.sqrt(in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.weight_gain, self.bias)
+
+
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2) * math.sqrt(2)
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3x3 convolutions and a 2x average-pool downsampling, with a 1x1 residual path."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv0 = EqualConv2d(in_channels, in_channels, 3)
+        self.conv1 = EqualConv2d(in_channels, out_channels, 3)
+        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.skip(F.avg_pool2d(x, 2))
+        x = F.avg_pool2d(_lrelu(self.conv1(_lrelu(self.conv0(x)))), 2)
+        return (x + y) * math.sqrt(0.5)
+
+
+class Discriminator(nn.Module):
+    """Images (N, 3, R, R) -> one realness score per image: FromRGB, residual blocks down to 4x4, epilogue."""
+
+    def __init__(self, img_resolution: int = 32, channel_base: int = 2048, channel_max: int = 64,
+                 mbstd_group: int = 4) -> None:
+        super().__init__()
+        channels = {r: min(channel_base // r, channel_max) for r in (2**i for i in range(2, 12))}
+        self.img_resolution, self.mbstd_group = img_resolution, mbstd_group
+        self.from_rgb = EqualConv2d(3, channels[img_resolution], 1)
+        self.blocks = nn.ModuleList(DiscriminatorBlock(channels[r], channels[r // 2])
+                                    for r in (2**i for i in range(int(math.log2(img_resolution)), 2, -1)))
+        self.conv = EqualConv2d(channels[4] + 1, channels[4], 3)
+        self.fc = EqualLinear(channels[4] * 16, channels[4])
+        self.out = EqualLinear(channels[4], 1)
+
+    def minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
+        """Append the mean standard deviation over groups of samples as a feature (fights mode collapse)."""
+        n, c, h, w = x.shape
+        group = min(self.mbstd_group, n) if n % min(self.mbstd_group, n) == 0 else 1
+        y = x.reshape(group, -1, c, h, w)
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=[1, 2, 3])  # (n / group,)
+        y = y.reshape(-1, 1, 1, 1).repeat(group, 1, h, w)
+        return torch.cat([x, y], dim=1)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if img.ndim != 4 or tuple(img.shape[1:]) != (3, self.img_resolution, self.img_resolution):
+            raise ValueError(f"Discriminator expects images of shape (N, 3, {self.img_resolution}, "
+                             f"{self.img_resolution}), got {tuple(img.shape)}")
+        x = _lrelu(self.from_rgb(img))
+        for block in self.blocks:
+            x = block(x)
+        x = _lrelu(self.conv(self.minibatch_std(x)))
+        x = _lrelu(self.fc(x.flatten(1)))
+        return self.out(x).squeeze(1)
+
+
+# --- Training -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StyleGAN2Result:
+    """What a run leaves behind: the networks, the history and the files it wrote."""
+
+    G_ema: Generator
+    G: Generator
+    D: Discriminator
+    history: dict[str, list[tuple[int, float]]]
+    out_dir: Path
+    generator_path: Path
+    sample_paths: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def generate_with_mixing(G: Generator, z: torch.Tensor, style_mixing_prob: float) -> torch.Tensor:
+    """Images from ``G`` with random noise, where with probability ``style_mixing_prob`` the ws after a random
+    layer come from a second latent (StyleGAN's mixing regularisation)."""
+    ws = G.mapping(z, None)
+    if style_mixing_prob > 0 and torch.rand([]).item() < style_mixing_prob:
+        cutoff = int(torch.randint(1, ws.shape[1], []))
+        mixed = G.mapping(torch.randn_like(z), None, skip_w_avg_update=True)
+        ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
+    return G.synthesis(ws, noise_mode="random")
+
+
+def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """Per-image squared norm of dD/dx at the real images (the graph is kept, so that it trains D)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+    return grad.square().sum(dim=[1, 2, 3])
+
+
+def path_length_penalty(G: Generator, z: torch.Tensor, pl_mean: torch.Tensor, decay: float,
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """StyleGAN2's path length penalty and the updated running mean of the path lengths."""
+    ws = G.mapping(z, None)
+    img = G.synthesis(ws, noise_mode="random")
+    noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+    lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
+    pl_mean = pl_mean.lerp(lengths.mean().detach(), decay)
+    return (lengths - pl_mean).square(), pl_mean
+
+
+def _lazy_adam(params: Any, lr: float, beta1: float, beta2: float, interval: int) -> torch.optim.Adam:
+    # A regulariser applied every `interval` steps changes the optimizer's time scale (StyleGAN2 appendix B).
+    ratio = interval / (interval + 1)
+    return torch.optim.Adam(params, lr=lr * ratio, betas=(beta1**ratio, beta2**ratio), eps=1e-8)
+
+
+@torch.no_grad()
+def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G for the parameters; buffers (w_avg, ...) are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p, 1 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
+
+
+def train_stylegan2(
+    config: StyleGAN2Config,
+    train_images: torch.Tensor | None = None,
+    test_images: torch.Tensor | None = None,
+    resume: bool = True,
+) -> StyleGAN2Result:
+    """Train a StyleGAN2 on ``train_images`` (N x 3 x R x R in [-1, 1]; default: the emoji train split).
+
+    Every ``sample_every`` iterations an 8x8 grid of ``G_ema`` samples from fixed latents is saved under
+    ``out_dir/samples``; every ``checkpoint_every`` iterations a checkpoint (resumable) and, when
+    ``test_images`` are given, the sliced Wasserstein distance of 1000 ``G_ema`` samples to them. At the
+    end ``G_ema`` is saved to ``out_dir/generator.pt`` (load it with ``helpers.stylegan2.load_generator``).
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if train_images is None:
+        train_images = load_emojis("train", image_size=config.image_size)
+    size = config.image_size
+    if train_images.ndim != 4 or tuple(train_images.shape[1:]) != (3, size, size):
+        raise ValueError(f"train_images must have shape (N, 3, {size}, {size}), got {tuple(train_images.shape)}")
+    if len(train_images) < config.batch_size:
+        raise ValueError(f"batch_size {config.batch_size} is larger than the {len(train_images)} training images")
+    out_dir = Path(config.out_dir)
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "checkpoint.pt"
+    device = pick_device(config.device)
+    seed_everything(config.seed)
+
+    G = Generator(**config.generator_kwargs()).to(device).train()
+    D = Discriminator(size, config.d_channel_base, config.d_channel_max).to(device).train()
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    g_opt = _lazy_adam(G.parameters(), config.g_lr, config.beta1, config.beta2,
+                       config.pl_interval if config.pl_weight > 0 else 10**9)
+    d_opt = _lazy_adam(D.parameters(), config.d_lr, config.beta1, config.beta2, config.r1_interval)
+    pl_mean = torch.zeros([], device=device)
+
+    sampler = TensorSampler(train_images.to(device), seed=config.seed)
+    fixed_z = torch.randn(64, config.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
+    swd = SWDTracker(test_images.to(device)) if test_images is not None else None
+    history: dict[str, list[tuple[int, float]]] = {"D": [], "G": [], "R1": [], "swd": []}
+    start = 0
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
+        if diffs:
+            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
+                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        for module, key in ((G, "G"), (D, "D"), (G_ema, "G_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):
+            module.load_state_dict(state[key])
+        history, start, pl_mean = state["history"], state["iteration"], state["pl_mean"].to(device)
+        restore_rng_state(state["rng"], sampler.generator)
+
+    def real_batch() -> torch.Tensor:
+        real = sampler.sample(config.batch_size)
+        if config.xflip:
+            flip = torch.rand(len(real), 1, 1, 1, device=device) < 0.5
+            real = torch.where(flip, real.flip(3), real)
+        return real
+
+    def save_samples(iteration: int) -> Path:
+        with torch.no_grad():
+            images = G_ema(fixed_z, None, noise_mode="const")
+        return save_grid(images, out_dir / "samples" / f"sample-{iteration:06d}.png", nrow=8)
+
+    def checkpoint(iteration: int) -> None:
+        if swd is not None:
+            with torch.no_grad():
+                z = torch.randn(1000, config.z_dim, generator=torch.Generator().manual_seed(99)).to(device)
+                fakes = torch.cat([G_ema(part, None, noise_mode="const") for part in z.split(250)])
+            history["swd"].append((iteration, swd(fakes)["swd_avg"]))
+        save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(),
+                         "D": D.state_dict(), "G_ema": G_ema.state_dict(), "g_opt": g_opt.state_dict(),
+                         "d_opt": d_opt.state_dict(), "history": history, "pl_mean": pl_mean,
+                         "rng": rng_state(sampler.generator)}, ckpt_path)
+
+    began = time.perf_counter()
+    bar = tqdm(range(start + 1, config.train_iters + 1), initial=start, total=config.train_iters,
+               desc=f"StyleGAN2 {out_dir.name}", disable=not config.progress)
+    for iteration in bar:
+        # Generator: non-saturating loss, then (lazily) the path length penalty.
+        G.requires_grad_(True)
+        D.requires_grad_(False)
+        z = torch.randn(config.batch_size, config.z_dim, device=device)
+        g_loss = F.softplus(-D(generate_with_mixing(G, z, config.style_mixing_prob))).mean()
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        if config.pl_weight > 0 and iteration % config.pl_interval == 0:
+            penalty, pl_mean = path_length_penalty(G, z[: max(config.batch_size // 2, 1)], pl_mean,
+                                                   config.pl_decay)
+            (penalty.mean() * config.pl_weight * config.pl_interval).backward()
+        g_opt.step()
+
+        # Discriminator: logistic loss on real and fake images, then (lazily) the R1 penalty.
+        G.requires_grad_(False)
+        D.requires_grad_(True)
+        real = real_batch()
+        with torch.no_grad():
+            fake = generate_with_mixing(G, torch.randn(config.batch_size, config.z_dim, device=device),
+                                        config.style_mixing_prob)
+        d_loss = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        r1 = None
+        if config.r1_gamma > 0 and iteration % config.r1_interval == 0:
+            r1 = r1_penalty(D, real).mean()
+            (r1 * (config.r1_gamma / 2) * config.r1_interval).backward()
+        d_opt.step()
+
+        # EMA of G, with a half-life that ramps up over the first images.
+        images_seen = iteration * config.batch_size
+        ema_nimg = min(config.ema_kimg * 1000, images_seen * config.ema_rampup)
+        update_ema(G_ema, G, 0.5 ** (config.batch_size / max(ema_nimg, 1e-8)))
+
+        history["D"].append((iteration, float(d_loss.detach())))
+        history["G"].append((iteration, float(g_loss.detach())))
+        if r1 is not None:
+            history["R1"].append((iteration, float(r1.detach())))
+        if iteration % config.sample_every == 0 or iteration == config.train_iters:
+            bar.set_postfix(D=history["D"][-1][1], G=history["G"][-1][1])
+            save_samples(iteration)
+        if iteration % config.checkpoint_every == 0 or iteration == config.train_iters:
+            checkpoint(iteration)
+    bar.close()
+
+    sample_paths = sorted(p for p in (out_dir / "samples").glob("sample-*.png")
+                          if int(p.stem.split("-")[-1]) <= config.train_iters)
+    plot_curves({k: history[k] for k in ("D", "G")}, out_dir / "losses.png", title="StyleGAN2 losses",
+                ylabel="loss")
+    if history["swd"]:
+        plot_curves({"SWD to held-out emojis": history["swd"]}, out_dir / "swd.png",
+                    title="Sliced Wasserstein distance (lower is better)", ylabel="SWD x 1e3")
+    generator_path = save_generator(G_ema, out_dir / "generator.pt")
+    return StyleGAN2Result(G_ema, G, D, history, out_dir, generator_path, sample_paths, time.perf_counter() - began)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the kit's StyleGAN2 on the emoji data.")
+    parser.add_argument("--out-dir", default=StyleGAN2Config.out_dir)
+    parser.add_argument("--iters", type=int, default=StyleGAN2Config.train_iters)
+    parser.add_argument("--batch-size", type=int, default=StyleGAN2Config.batch_size)
+    parser.add_argument("--image-size", type=int, default=StyleGAN2Config.image_size)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    config = StyleGAN2Config(out_dir=args.out_dir, train_iters=args.iters, batch_size=args.batch_size,
+                             image_size=args.image_size, threads=args.threads, device=args.device,
+                             progress=not args.no_progress)
+    test = load_emojis("test", image_size=config.image_size)
+    result = train_stylegan2(config, test_images=test)
+    swd = result.history["swd"][-1][1] if result.history["swd"] else float("nan")
+    print(f"done in {result.seconds / 60:.1f} min; final SWD {swd:.2f}; generator: {result.generator_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
