@@ -9,6 +9,15 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji
     fi
+    # The writeup (python -m helpers.writeup): pdflatex and latexmk, listings.sty for the code, and poppler's
+    # pdftotext/pdfimages for its test.
+    missing=""
+    for package in latexmk texlive-latex-base texlive-latex-recommended poppler-utils; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+    done
+    if [ -n "$missing" ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    fi
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
