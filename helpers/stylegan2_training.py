@@ -307,7 +307,7 @@ def train_stylegan2(
     history: dict[str, list[tuple[int, float]]] = {"D": [], "G": [], "R1": [], "swd": []}
     start = 0
     if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
+        state = load_checkpoint(ckpt_path, map_location="cpu")  # RNG states must stay CPU tensors
         diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
         if diffs:
             raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("

@@ -20,8 +20,8 @@ def _images(n: int = 24, size: int = 16, seed: int = 0) -> torch.Tensor:
 
 
 def _config(tmp_path, name: str, **changes) -> StyleGAN2Config:
-    return StyleGAN2Config.fast(image_size=16, out_dir=str(tmp_path / name), progress=False, pl_weight=2.0,
-                                **changes)
+    settings = dict(image_size=16, out_dir=str(tmp_path / name), progress=False, pl_weight=2.0, device="cpu")
+    return StyleGAN2Config.fast(**(settings | changes))
 
 
 def test_a_tiny_run_writes_samples_metrics_and_a_loadable_generator(tmp_path):
@@ -80,3 +80,12 @@ def test_r1_penalty_and_ema():
     before = a.weight.detach().clone()
     update_ema(a, b, beta=0.75)
     assert torch.allclose(a.weight, 0.75 * before + 0.25 * b.weight)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_trains_and_resumes_on_a_gpu(tmp_path):
+    images = _images()
+    train_stylegan2(_config(tmp_path, "gpu", train_iters=2, device="cuda"), images)
+    resumed = train_stylegan2(_config(tmp_path, "gpu", device="cuda"), images)
+    assert [it for it, _ in resumed.history["D"]] == [1, 2, 3, 4]
+    assert next(resumed.G_ema.parameters()).is_cuda
