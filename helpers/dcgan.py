@@ -71,12 +71,14 @@ def upconv(
 class DCDiscriminator(nn.Module):
     """Convolutional discriminator: 3x32x32 -> 64x16x16 -> 128x8x8 -> 256x4x4 -> one score per image.
 
-    The score is a raw real number (no sigmoid): the least-squares loss wants targets 1 (real) and 0 (fake).
+    The score is a raw real number (no sigmoid): the least-squares loss wants targets 1 (real) and 0 (fake),
+    and the BCE loss of the image-GAN labs takes it as a logit. ``in_channels=1`` takes grey images.
     """
 
-    def __init__(self, conv_dim: int = 64, spectral_norm: bool = False) -> None:
+    def __init__(self, conv_dim: int = 64, spectral_norm: bool = False, in_channels: int = 3) -> None:
         super().__init__()
-        self.conv1 = conv(3, conv_dim, spectral_norm=spectral_norm)
+        self.in_channels = in_channels
+        self.conv1 = conv(in_channels, conv_dim, spectral_norm=spectral_norm)
         self.conv2 = conv(conv_dim, conv_dim * 2, spectral_norm=spectral_norm)
         self.conv3 = conv(conv_dim * 2, conv_dim * 4, spectral_norm=spectral_norm)
         # 4x4 -> 1x1: one score per image.
@@ -85,9 +87,10 @@ class DCDiscriminator(nn.Module):
         self.act = nn.ReLU()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Scores of shape (N,) for images of shape (N, 3, 32, 32)."""
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"DCDiscriminator expects images of shape (N, 3, H, W), got {tuple(images.shape)}")
+        """Scores of shape (N,) for images of shape (N, in_channels, 32, 32)."""
+        if images.dim() != 4 or images.shape[1] != self.in_channels:
+            raise ValueError(f"DCDiscriminator expects images of shape (N, {self.in_channels}, H, W), "
+                             f"got {tuple(images.shape)}")
         out = self.act(self.conv1(images))
         out = self.act(self.conv2(out))
         out = self.act(self.conv3(out))
