@@ -272,7 +272,7 @@ def prepare(run_dir: Path, notebooks: list[Path | dict] | None = None, template:
     outputs = run_dir / "outputs"
     for name, listings in extract_code(notebooks, outputs).items():
         print(f"{name}: code listings in {listings.parent}")
-    if not notebooks:
+    if not notebooks and not list(outputs.glob("*/code/listings.tex")):
         print(f"No course notebook found in {run_dir}: the PDF shows no code (pass --notebook NOTEBOOK.ipynb).")
     if outputs.is_dir():
         make_montages(outputs)
