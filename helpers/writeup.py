@@ -32,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from helpers.runtime import KIT_ROOT
+from helpers.runtime import KIT_ROOT, is_grading
 
 TEMPLATE = KIT_ROOT / "writeup_template.tex"
 WRITEUP_NAME = "writeup.tex"
@@ -145,7 +145,8 @@ def write_listings(name: str, listings: list[Listing], outputs: Path) -> Path:
     lines = [f"% Made by python -m helpers.writeup from {name}.ipynb: its graded code cells, in notebook order."]
     for listing in listings:
         (code_dir / f"{listing.grade_id}.py").write_text(listing.code + "\n", encoding="ascii")
-        lines.append(f"\\kitlisting{{{listing.grade_id}}}{{{listing.title}}}"
+        title = "" if listing.title == listing.grade_id else listing.title  # no "Cell get_action: get_action"
+        lines.append(f"\\kitlisting{{{listing.grade_id}}}{{{title}}}"
                      f"{{outputs/{name}/code/{listing.grade_id}.py}}")
     if not listings:
         lines.append(f"\\kitmissing{{No graded code cell found in {name}.ipynb.}}")
@@ -338,8 +339,11 @@ def writeup(run_dir: str | Path = ".", notebooks: list[str | Path | dict] | None
             zip: bool = False, download: bool = True) -> dict[str, Path]:
     """Prepare the writeup in ``run_dir``, build the PDF and/or the Overleaf zip; returns their paths.
 
-    On Colab the zip is also offered as a download (``download=True``).
+    On Colab the zip is also offered as a download (``download=True``). Does nothing while nbgrader grades.
     """
+    if is_grading():
+        print("Grading: no writeup is made.")
+        return {}
     run_dir = Path(run_dir)
     paths = [nb if isinstance(nb, dict) else Path(nb) for nb in notebooks] if notebooks is not None else None
     made = {"tex": prepare(run_dir, paths)}

@@ -83,7 +83,7 @@ def test_listings_are_written_as_python_files_and_a_tex_index(tmp_path):
     index = writeup.extract_code([nb], tmp_path / "outputs")["dqn"]
     assert index == tmp_path / "outputs" / "dqn" / "code" / "listings.tex"
     assert (index.parent / "get_action.py").read_text() == "def get_action(agent, state, epsilon):\n    return 0\n"
-    assert r"\kitlisting{get_action}{get_action}{outputs/dqn/code/get_action.py}" in index.read_text()
+    assert r"\kitlisting{get_action}{}{outputs/dqn/code/get_action.py}" in index.read_text(), "no title = id"
 
 
 def test_notebook_name_comes_from_the_out_line_and_bad_files_are_named(tmp_path):
@@ -157,6 +157,12 @@ def test_prepare_keeps_the_students_writeup(tmp_path):
     (tmp_path / "writeup.tex").write_text("my answers")
     writeup.prepare(tmp_path, [])
     assert (tmp_path / "writeup.tex").read_text() == "my answers"
+
+
+def test_nothing_is_made_while_nbgrader_grades(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert writeup.writeup(tmp_path / "run", zip=True) == {}
+    assert not (tmp_path / "run").exists()
 
 
 def test_command_line_names_a_missing_notebook(tmp_path, capsys):
