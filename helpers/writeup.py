@@ -239,6 +239,8 @@ def gather(sources: list[Path], run_dir: Path) -> list[Path]:
     like ``build/executed/<notebook>/``) into ``run_dir/outputs``; returns their notebooks."""
     notebooks = []
     for source in sources:
+        if not source.is_dir():
+            raise FileNotFoundError(f"folder not found: {source}")
         folders = [source] if (source / "outputs").is_dir() else sorted(p for p in source.iterdir()
                                                                         if (p / "outputs").is_dir())
         if not folders:
@@ -285,7 +287,7 @@ def _first_error(log: Path) -> str:
     if not log.is_file():
         return ""
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("!") or ":" in line and " error" in line.lower()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("!") or re.match(r"^\S+\.tex:\d+: ", line)]
     return "\n".join(lines[starts[0]:starts[0] + 6]) if starts else "\n".join(lines[-15:])
 
 
@@ -373,10 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zip", action="store_true", help=f"also write {ZIP_NAME}, a drop-in Overleaf project")
     parser.add_argument("--no-pdf", action="store_true", help="do not run latexmk")
     args = parser.parse_args(argv)
-    notebooks = args.notebook
-    if args.gather:
-        notebooks = (notebooks or []) + gather(args.gather, args.run_dir)
     try:
+        notebooks = args.notebook
+        if args.gather:
+            notebooks = (notebooks or []) + gather(args.gather, args.run_dir)
         writeup(args.run_dir, notebooks, pdf=not args.no_pdf, zip=args.zip)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

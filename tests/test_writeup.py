@@ -210,6 +210,14 @@ def test_code_listings_build_with_listings_and_with_plain_verbatim(tmp_path, pla
     assert text.count("Missing code") == 2, "stylegan2 and dqn have no code here"
 
 
+@needs_latex
+def test_a_latex_error_is_reported_with_its_line(tmp_path):
+    (tmp_path / "writeup.tex").write_text(r"\documentclass{article}\begin{document}" "\n" r"\undefinedmacro" "\n"
+                                          r"\end{document}")
+    with pytest.raises(RuntimeError, match=r"writeup.tex:2: Undefined control sequence"):
+        writeup.build_pdf(tmp_path / "writeup.tex")
+
+
 @pytest.fixture(scope="module")
 def executed_dcgan(tmp_path_factory) -> Path:
     """notebooks/dcgan.ipynb (the reference solution) executed in fast mode; its folder holds outputs/."""
