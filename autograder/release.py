@@ -12,7 +12,7 @@ from autograder.course import DEFAULT_COURSE_DIR, generate_assignments
 DEFAULT_DIST = KIT_ROOT / "dist"
 BUNDLE_NAME = "kit-bundle.zip"
 # What students receive besides the notebooks: the library (no solutions live there), the data, requirements.
-BUNDLE_PARTS = ("helpers", "data", "requirements.txt")
+BUNDLE_PARTS = ("helpers", "data", "requirements.txt", "writeup_template.tex")
 
 STUDENT_README = """\
 # GAN and deep-RL assignments: student bundle
