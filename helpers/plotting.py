@@ -74,3 +74,21 @@ def show(path: str | Path, width: int | None = None):
     from IPython.display import Image as IPythonImage
 
     return IPythonImage(filename=str(path), width=width)
+
+
+def save_side_by_side(
+    left: torch.Tensor, right: torch.Tensor, path: str | Path, titles: tuple[str, str] = ("real", "generated"),
+    nrow: int = 8,
+) -> Path:
+    """Save two image batches as grids next to each other, with a title above each (e.g. real vs generated)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(10, 5.4), dpi=100)
+    for index, (images, title) in enumerate(((left, titles[0]), (right, titles[1]))):
+        ax = fig.add_subplot(1, 2, index + 1)
+        ax.imshow(image_grid(images, nrow=nrow), interpolation="nearest")
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path

@@ -128,3 +128,14 @@ def test_the_dc_discriminator_takes_grey_images():
     assert D(torch.randn(3, 1, 32, 32)).shape == (3,)
     with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         D(torch.randn(3, 3, 32, 32))
+
+
+def test_side_by_side_figure(tmp_path):
+    from PIL import Image
+
+    from helpers.plotting import save_side_by_side
+
+    path = save_side_by_side(torch.rand(16, 1, 8, 8) * 2 - 1, torch.zeros(16, 3, 8, 8), tmp_path / "a" / "b.png",
+                             nrow=4)
+    with Image.open(path) as image:
+        assert image.size == (1000, 540)
