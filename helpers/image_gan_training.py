@@ -155,8 +155,13 @@ def train_image_gan(
         if diffs:
             raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
                              + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
+        try:
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+        except RuntimeError as exc:  # the models changed since the checkpoint was written
+            raise ValueError(f"the checkpoint in {out_dir} holds other models than the ones given "
+                             f"({str(exc).splitlines()[0]} ...): use another out_dir, or resume=False to start "
+                             "over") from exc
         g_opt.load_state_dict(state["g_opt"])
         d_opt.load_state_dict(state["d_opt"])
         history, start_epoch, step = state["history"], state["epoch"], state["step"]

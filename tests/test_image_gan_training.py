@@ -85,6 +85,9 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, images):
     assert again.history["g_loss"] == whole.history["g_loss"]
     with pytest.raises(ValueError, match="lr"):
         train_image_gan(_config(tmp_path / "b", lr=1e-3), *_models(), _step, images)
+    wider = nn.Sequential(nn.Linear(4, 256), nn.Tanh(), nn.Linear(256, 256), nn.Unflatten(1, SHAPE))
+    with pytest.raises(ValueError, match="other models"):
+        train_image_gan(_config(tmp_path / "b"), wider, _models()[1], _step, images)
 
 
 def test_epoch_batches_are_shuffled_passes():
