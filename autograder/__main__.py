@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     elif args.command == "feedback":
         for assignment in config.assignments:
+            if not any((root / "autograded").glob(f"*/{assignment}")):
+                continue  # nothing graded for this notebook yet (nbgrader would fail on it)
             proc = run_nbgrader(["generate_feedback", assignment, "--force"], root)
             if proc.returncode != 0:
                 print(proc.stdout + proc.stderr, file=sys.stderr)

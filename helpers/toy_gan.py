@@ -622,10 +622,13 @@ def plot_frame(G: nn.Module, D: nn.Module, distribution: GaussianMixture | Datas
                   label="D(x)")
         twin.set_ylim(0, 1)
         twin.set_ylabel("D(x): probability of real")
-    if metrics and "modes" in metrics:
+    metrics = metrics or {}
+    if metrics.get("num_modes", 1) > 1:
         title += f"\nmodes {metrics['modes']}/{metrics['num_modes']}, high quality {100 * metrics['hq_share']:.1f}%"
-    elif metrics and "mean" in metrics:
+    if "mean" in metrics:
         title += f"\ngenerated mean {metrics['mean']:.2f}, std {metrics['std']:.2f}"
+    elif "hq_share" in metrics and metrics["num_modes"] == 1:
+        title += f"\nhigh quality (within 3 std) {100 * metrics['hq_share']:.1f}%"
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8, markerscale=3)
     fig.subplots_adjust(left=0.12, right=0.88 if distribution.dim == 1 else 0.95, top=0.88, bottom=0.1)
