@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,14 @@ def rng_state(*generators: torch.Generator) -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any], *generators: torch.Generator) -> None:
     """Undo :func:`rng_state`, so that a resumed run draws the same random numbers as an uninterrupted one."""
-    torch.set_rng_state(state["torch"])
+    # States are CPU byte tensors, even when the checkpoint was loaded with map_location="cuda".
+    torch.set_rng_state(state["torch"].cpu())
     if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
     for generator, saved in zip(generators, state["generators"]):
-        generator.set_state(saved)
+        try:
+            generator.set_state(saved.cpu())
+        except RuntimeError:
+            # A state saved on another kind of device (a GPU run resumed on the CPU, or the reverse) does not fit
+            # this generator: seed it from the saved state instead, so that the resume stays deterministic.
+            generator.manual_seed(zlib.crc32(bytes(saved.cpu().numpy())))

@@ -99,3 +99,17 @@ def test_notebook_config_is_short_when_grading(monkeypatch):
     assert {"image_size", "g_conv_dim", "d_conv_dim", "noise_size", "train_iters", "lr", "beta1", "beta2",
             "batch_size", "sample_every", "checkpoint_every", "gradient_penalty", "spectral_norm",
             "d_train_iters"} <= names
+
+
+def test_a_random_state_from_another_device_reseeds_deterministically():
+    # A checkpoint made on a GPU holds a CUDA generator state (16 bytes) that a CPU generator cannot take.
+    from helpers.checkpoint import restore_rng_state
+
+    foreign = {"torch": torch.get_rng_state(), "cuda": None, "generators": [torch.arange(16, dtype=torch.uint8)]}
+    first, second = torch.Generator(), torch.Generator()
+    restore_rng_state(foreign, first)
+    restore_rng_state(foreign, second)
+    assert torch.equal(torch.rand(5, generator=first), torch.rand(5, generator=second))
+    native = torch.Generator().manual_seed(3)
+    restore_rng_state({"torch": torch.get_rng_state(), "generators": [native.get_state()]}, first)
+    assert torch.equal(torch.rand(5, generator=first), torch.rand(5, generator=native))
