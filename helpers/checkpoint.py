@@ -40,10 +40,12 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str | None = 
 def config_differences(saved: dict[str, Any], current: Any, ignore: tuple[str, ...] = ()) -> list[str]:
     """Fields of the dataclass ``current`` whose value differs from the ``saved`` dict, as readable strings."""
     now = dataclasses.asdict(current)
+    # A field added after the checkpoint was written counts as its default (old runs keep resuming).
+    defaults = {f.name: f.default for f in dataclasses.fields(current) if f.default is not dataclasses.MISSING}
     return [
-        f"{key}: checkpoint has {saved.get(key)!r}, config has {value!r}"
+        f"{key}: checkpoint has {saved.get(key, defaults.get(key))!r}, config has {value!r}"
         for key, value in now.items()
-        if key not in ignore and saved.get(key) != value
+        if key not in ignore and saved.get(key, defaults.get(key)) != value
     ]
 
 

@@ -6,6 +6,7 @@ steps, then one generator step) is passed in, with their generator class.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class DCGANConfig:
     gp_weight: float = 1.0
     spectral_norm: bool = False
     d_train_iters: int = 1  # discriminator steps per generator step
+    ema_decay: float = 0.0  # > 0: sample from an exponential moving average of G's weights (0: off)
     seed: int = 0
     channels_last: bool = True  # faster convolutions on CPUs and recent GPUs
     out_dir: str = "outputs/dcgan/run"
@@ -65,6 +67,8 @@ class DCGANConfig:
             raise ValueError(f"the DCGAN of this notebook works on 32x32 images, got image_size={self.image_size}")
         if self.lr <= 0:
             raise ValueError(f"DCGANConfig.lr must be positive, got {self.lr}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"DCGANConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
 
     def replace(self, **changes: Any) -> DCGANConfig:
         """A copy with some fields changed."""
@@ -87,7 +91,7 @@ class DCGANConfig:
 class TrainResult:
     """What a run leaves behind: the models, the history, and the files it wrote."""
 
-    generator: nn.Module
+    generator: nn.Module  # the one to sample from: the moving average of G when ema_decay > 0
     discriminator: nn.Module
     history: dict[str, list[tuple[int, float]]]
     out_dir: Path
@@ -138,6 +142,8 @@ def train_dcgan(
                                   spectral_norm=config.spectral_norm), device, config.channels_last)
     D = _to_device(DCDiscriminator(conv_dim=config.d_conv_dim, spectral_norm=config.spectral_norm), device,
                    config.channels_last)
+    # The averaged generator: a copy whose weights trail G's (its BatchNorm statistics are copied from G).
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if config.ema_decay > 0 else None
     g_opt = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
     d_opt = torch.optim.Adam(D.parameters(), lr=config.lr * config.d_lr_multiplier,
                              betas=(config.beta1, config.beta2))
@@ -157,6 +163,8 @@ def train_dcgan(
             raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
                              + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
         G.load_state_dict(state["G"])
+        if G_ema is not None:
+            G_ema.load_state_dict(state["G_ema"])
         D.load_state_dict(state["D"])
         g_opt.load_state_dict(state["g_opt"])
         d_opt.load_state_dict(state["d_opt"])
@@ -170,20 +178,23 @@ def train_dcgan(
     def sample_train_noise() -> torch.Tensor:
         return sample_noise(config.batch_size, config.noise_size, device, noise_rng)
 
-    def save_samples(iteration: int) -> None:
-        G.eval()
+    def generate(noise: torch.Tensor) -> torch.Tensor:
+        sampler = G_ema if G_ema is not None else G
+        sampler.eval()
         with torch.no_grad():
-            save_grid(G(fixed_noise), out_dir / "samples" / f"sample-{iteration:06d}.png")
+            images = sampler(noise)
         G.train()
+        return images
+
+    def save_samples(iteration: int) -> None:
+        save_grid(generate(fixed_noise), out_dir / "samples" / f"sample-{iteration:06d}.png")
 
     def checkpoint(iteration: int) -> None:
         if swd is not None:
-            G.eval()
-            with torch.no_grad():
-                fakes = G(sample_noise(swd.num_real, config.noise_size, device, noise_rng))
-            G.train()
+            fakes = generate(sample_noise(swd.num_real, config.noise_size, device, noise_rng))
             history["swd"].append((iteration, swd(fakes)["swd_avg"]))
-        save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(),
+        extra = {"G_ema": G_ema.state_dict()} if G_ema is not None else {}
+        save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(), **extra,
                          "D": D.state_dict(), "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
                          "history": history, "rng": rng_state(real_sampler.generator, noise_rng)}, ckpt_path)
 
@@ -196,6 +207,8 @@ def train_dcgan(
         losses = training_iteration(G, D, g_opt, d_opt, sample_real, sample_train_noise,
                                     config.d_train_iters, gp_weight)
         pending.append((iteration, {k: v.detach() for k, v in losses.items()}))
+        if G_ema is not None:
+            update_ema(G_ema, G, config.ema_decay)
         if iteration % config.sample_every == 0 or iteration == config.train_iters:
             for it, values in pending:
                 for key in ("D_real", "D_fake", "G"):
@@ -217,7 +230,16 @@ def train_dcgan(
                     title="Sliced Wasserstein distance (lower is better)", ylabel="SWD x 1e3")
     if sample_paths:
         save_gif(sample_paths, out_dir / "samples.gif")
-    return TrainResult(G, D, history, out_dir, sample_paths, time.perf_counter() - began)
+    return TrainResult(G_ema if G_ema is not None else G, D, history, out_dir, sample_paths,
+                       time.perf_counter() - began)
+
+
+@torch.no_grad()
+def update_ema(averaged: nn.Module, model: nn.Module, beta: float) -> None:
+    """``averaged <- beta * averaged + (1 - beta) * model`` for the weights; buffers (BatchNorm) are copied."""
+    torch._foreach_lerp_(list(averaged.parameters()), list(model.parameters()), 1.0 - beta)
+    for mine, theirs in zip(averaged.buffers(), model.buffers()):
+        mine.copy_(theirs)
 
 
 def notebook_config(**changes: Any) -> DCGANConfig:

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from helpers.emoji_data import TensorSampler, load_emojis
+from helpers.gan_training import update_ema
 from helpers.metrics import SWDTracker
 from helpers.plotting import plot_curves, save_grid
 from helpers.runtime import pick_device, seed_everything
@@ -254,15 +255,6 @@ def _lazy_adam(params: Any, lr: float, beta1: float, beta2: float, interval: int
     # A regulariser applied every `interval` steps changes the optimizer's time scale (StyleGAN2 appendix B).
     ratio = interval / (interval + 1)
     return torch.optim.Adam(params, lr=lr * ratio, betas=(beta1**ratio, beta2**ratio), eps=1e-8)
-
-
-@torch.no_grad()
-def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
-    """G_ema <- beta * G_ema + (1 - beta) * G for the parameters; buffers (w_avg, ...) are copied."""
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.lerp_(p, 1 - beta)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
 
 
 def train_stylegan2(

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.gan_training import update_ema
 from helpers.plotting import plot_curves, save_gif
 from helpers.runtime import fast_mode, pick_device, seed_everything
 
@@ -529,9 +530,7 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         g_loss = train_generator(D, G, g_opt, noise_batch())
         if config.ema > 0:
             beta = min(config.ema, step / (step + 10))  # warm-up: forget the random initial weights quickly
-            with torch.no_grad():
-                for avg, new in zip(G_avg.parameters(), G.parameters()):
-                    avg.lerp_(new, 1 - beta)
+            update_ema(G_avg, G, beta)
         if step % config.log_every == 0 or step == config.num_steps:
             log(step, d_loss, g_loss, real)
             bar.set_postfix(D=history["D_loss"][-1][1], G=history["G_loss"][-1][1])

@@ -113,3 +113,30 @@ def test_a_random_state_from_another_device_reseeds_deterministically():
     native = torch.Generator().manual_seed(3)
     restore_rng_state({"torch": torch.get_rng_state(), "generators": [native.get_state()]}, first)
     assert torch.equal(torch.rand(5, generator=first), torch.rand(5, generator=native))
+
+
+def test_ema_generator_is_sampled_saved_and_resumed(tmp_path, dcgan_reference, emojis):
+    train, test = emojis
+    config = DCGANConfig.fast(out_dir=str(tmp_path / "ema"), ema_decay=0.9, train_iters=6, checkpoint_every=3,
+                              device="cpu", progress=False)
+    train_dcgan(config.replace(train_iters=3), dcgan_reference.DCGenerator,
+                              dcgan_reference.training_iteration, train, test)
+    resumed = train_dcgan(config, dcgan_reference.DCGenerator, dcgan_reference.training_iteration, train, test)
+    straight = train_dcgan(config.replace(out_dir=str(tmp_path / "straight")), dcgan_reference.DCGenerator,
+                           dcgan_reference.training_iteration, train, test)
+    state = load_checkpoint(tmp_path / "ema" / "checkpoint.pt")
+    assert "G_ema" in state and not resumed.generator.training
+    for a, b in zip(resumed.generator.state_dict().values(), straight.generator.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+    # The average trails the trained weights: it is not a copy of G.
+    trained = {k: v for k, v in state["G"].items() if v.is_floating_point()}
+    assert any(not torch.allclose(trained[k], v) for k, v in state["G_ema"].items() if k in trained)
+
+
+def test_a_checkpoint_from_before_a_new_field_still_resumes():
+    from helpers.checkpoint import config_differences
+
+    saved = dataclasses.asdict(DCGANConfig())
+    del saved["ema_decay"]
+    assert config_differences(saved, DCGANConfig()) == []
+    assert config_differences(saved, DCGANConfig(ema_decay=0.5))
