@@ -212,7 +212,7 @@ class DQNConfig:
     max_grad_norm: float | None = 10.0
     gamma: float = 0.99
     buffer_size: int = 50_000
-    batch_size: int = 256
+    batch_size: int = 128
     learning_starts: int = 1_000  # steps of pure collection before the first gradient step
     train_every: int = 1  # environment steps between training phases
     gradient_steps: int = 1  # training steps per training phase
