@@ -57,13 +57,18 @@ MUTANTS["same_real_batch_each_d_step"] = (
     "discriminator_step(D, G, d_optimizer, real, sample_noise(), gp_weight)", "test_training_iteration")
 
 
+# Idioms that solutions share with the provided helpers: their presence in helpers/ gives nothing away.
+GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential("}
+
+
 def _solution_snippets(source: Path) -> list[str]:
     """Substantial lines of every solution region and hidden test of a source notebook."""
     snippets = []
     for cell in nbformat.read(source, 4).cells:
         for region in re.findall(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", cell.source, re.S):
             snippets += [ln.strip() for ln in region[1].splitlines()
-                         if len(ln.strip()) >= 24 and not ln.strip().startswith("#")]
+                         if len(ln.strip()) >= 24 and not ln.strip().startswith("#")
+                         and ln.strip() not in GENERIC_LINES]
     return snippets
 
 
