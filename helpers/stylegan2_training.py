@@ -15,9 +15,10 @@ The generator is :class:`helpers.stylegan2.Generator`; the discriminator is a sm
 equalized-learning-rate convolutions with a minibatch standard deviation layer (simpler than the official
 one). Runs are seeded and resumable: re-running with the same ``out_dir`` continues from the checkpoint.
 
-Command line (the bundled generator was made this way)::
+Command line (the bundled generator was made this way, 6,000 iterations, about an hour on one CPU thread; SWD to the
+held-out emojis 56.1 with 1,000 samples, 62.6 with 138)::
 
-    OMP_NUM_THREADS=1 nice python -m helpers.stylegan2_training --out-dir outputs/stylegan2/train --iters 2500
+    OMP_NUM_THREADS=1 nice python -m helpers.stylegan2_training --out-dir outputs/stylegan2/train --iters 6000
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class StyleGAN2Config:
     d_channel_max: int = 64
     conv_clamp: float | None = 256
     batch_size: int = 16
-    train_iters: int = 2400
+    train_iters: int = 6000
     g_lr: float = 0.0025
     d_lr: float = 0.0025
     beta1: float = 0.0
