@@ -345,8 +345,11 @@ class ToyGANConfig:
     @classmethod
     def best(cls, **changes: Any) -> ToyGANConfig:
         """The kit's best recipe for many tight modes (see ``bench/toy_modes.py``)."""
-        base = cls(mode="ring", num_steps=6000, batch_size=256, noise_dim=2, g_hidden=256, d_hidden=256,
-                   lr=1e-3, final_lr_fraction=0.02, pack=4, r1_gamma=0.1, ema=0.999, log_every=50)
+        # Packing (pack=4) and a weight average were tried too: packing cut the grid's high-quality share to a few
+        # percent, and the average changed nothing; 12,000 steps rather than 6,000 took the grid from 92% to 96%
+        # high quality (bench/toy_modes.py, seed 0).
+        base = cls(mode="ring", num_steps=12000, batch_size=256, noise_dim=2, g_hidden=256, d_hidden=256,
+                   lr=1e-3, final_lr_fraction=0.02, r1_gamma=0.1, log_every=50)
         return base.replace(**changes)
 
     @classmethod
