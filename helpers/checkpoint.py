@@ -71,3 +71,11 @@ def restore_rng_state(state: dict[str, Any], *generators: torch.Generator) -> No
             # A state saved on another kind of device (a GPU run resumed on the CPU, or the reverse) does not fit
             # this generator: seed it from the saved state instead, so that the resume stays deterministic.
             generator.manual_seed(zlib.crc32(bytes(saved.cpu().numpy())))
+
+
+def check_resumable(state: dict[str, Any], config: Any, out_dir: str | Path, ignore: tuple[str, ...] = ()) -> None:
+    """Refuse to resume from a checkpoint made with another configuration, naming the fields that differ."""
+    diffs = config_differences(state["config"], config, ignore=ignore)
+    if diffs:
+        raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
+                         + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")

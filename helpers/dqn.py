@@ -27,7 +27,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.checkpoint import (
+    check_resumable,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from helpers.runtime import fast_mode, pick_device, seed_everything
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
@@ -430,10 +436,7 @@ def train_dqn(config: DQNConfig, get_action: GetAction, training_step: TrainingS
     start, eval_seconds = 0, 0.0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=agent.device)
-        diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
-        if diffs:
-            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
-                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
         agent.load_state_dict(state["agent"])
         memory.load_state_dict(state["memory"])
         env = pickle.loads(state["env"])

@@ -18,7 +18,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.checkpoint import (
+    check_resumable,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from helpers.dcgan import DCDiscriminator, sample_noise
 from helpers.emoji_data import TensorSampler
 from helpers.metrics import SWDTracker
@@ -158,10 +164,7 @@ def train_dcgan(
     start = 0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
-        diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
-        if diffs:
-            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
-                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
         G.load_state_dict(state["G"])
         if G_ema is not None:
             G_ema.load_state_dict(state["G_ema"])

@@ -25,7 +25,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.checkpoint import (
+    check_resumable,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from helpers.gan_training import TrainResult
 from helpers.metrics import SWDTracker
 from helpers.plotting import plot_curves, save_gif, save_grid
@@ -151,10 +157,7 @@ def train_image_gan(
     start_epoch, step = 0, 0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
-        diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
-        if diffs:
-            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
-                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
         try:
             G.load_state_dict(state["G"])
             D.load_state_dict(state["D"])

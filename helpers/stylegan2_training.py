@@ -37,7 +37,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.checkpoint import (
+    check_resumable,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from helpers.emoji_data import TensorSampler, load_emojis
 from helpers.gan_training import update_ema
 from helpers.metrics import SWDTracker
@@ -301,10 +307,7 @@ def train_stylegan2(
     start = 0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location="cpu")  # RNG states must stay CPU tensors
-        diffs = config_differences(state["config"], config, ignore=RESUMABLE_FIELDS)
-        if diffs:
-            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
-                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
         for module, key in ((G, "G"), (D, "D"), (G_ema, "G_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):
             module.load_state_dict(state[key])
         history, start, pl_mean = state["history"], state["iteration"], state["pl_mean"].to(device)

@@ -29,7 +29,13 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import config_differences, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.checkpoint import (
+    check_resumable,
+    load_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from helpers.gan_training import update_ema
 from helpers.plotting import plot_curves, save_gif
 from helpers.runtime import fast_mode, pick_device, seed_everything
@@ -465,10 +471,7 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         # With learning-rate decay the schedule depends on num_steps: a longer run is not a continuation then.
         ignore = RESUMABLE_FIELDS if config.final_lr_fraction == 1 else tuple(
             f for f in RESUMABLE_FIELDS if f != "num_steps")
-        diffs = config_differences(state["config"], config, ignore=ignore)
-        if diffs:
-            raise ValueError(f"the checkpoint in {out_dir} was made with another configuration ("
-                             + "; ".join(diffs) + "): use another out_dir, or resume=False to start over")
+        check_resumable(state, config, out_dir, ignore=ignore)
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         if config.ema > 0:
