@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 
 from autograder.repair import MARKER_RE
 from autograder.solutions import is_solution_cell
@@ -37,3 +38,18 @@ def filled_release(release: Path, source: Path, edits: dict[str, tuple[str, str]
             cell.source = text
     assert not pending, f"unknown cells {list(pending)}"
     return nb
+
+
+def build_course(config, tmp_path_factory) -> dict:
+    """A course directory and a release built from ``config``'s source notebooks (for a module-scoped fixture)."""
+    from autograder.release import build_release
+
+    root = tmp_path_factory.mktemp("course")
+    made = build_release(config, dist=root / "dist", course_dir=root / "course")
+    return {"root": root / "course", **made}
+
+
+def cell_scores(course_root: Path, assignment: str, student: str, grade_ids) -> dict[str, float]:
+    """The gradebook's score of each of ``grade_ids`` for one student's notebook ``assignment``."""
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
+        return {g: gb.find_grade(g, assignment, assignment, student).score for g in grade_ids}

@@ -8,12 +8,10 @@ import zipfile
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
 from autograder.config import load_config
 from autograder.grade import grade_folder
-from autograder.release import build_release
-from tests.submissions import filled_release
+from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 CONFIG = dataclasses.replace(load_config(), assignments=("stylegan2",))
@@ -41,9 +39,7 @@ MUTANTS = {
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    made = build_release(CONFIG, dist=root / "dist", course_dir=root / "course")
-    return {"root": root / "course", **made}
+    return build_course(CONFIG, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +57,7 @@ def graded(course, tmp_path_factory):
 
 
 def _cell_scores(root, student: str) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {g: gb.find_grade(g, "stylegan2", "stylegan2", student).score for g in AUTO_TESTS}
+    return cell_scores(root, "stylegan2", student, AUTO_TESTS)
 
 
 def test_the_release_holds_no_solution_and_the_bundle_holds_the_generator(course):

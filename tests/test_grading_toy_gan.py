@@ -10,14 +10,12 @@ import zipfile
 import nbformat
 import pytest
 import torch
-from nbgrader.api import Gradebook
 
 from autograder.config import load_config
 from autograder.grade import grade_folder
-from autograder.release import build_release
 from autograder.solutions import load_reference
 from helpers.toy_gan import MIXTURE_4_TIGHT, ToyGANConfig, train_toy_gan
-from tests.submissions import filled_release
+from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 CONFIG = dataclasses.replace(load_config(), assignments=("toy_gan",))
@@ -47,9 +45,7 @@ MUTANTS = {
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    made = build_release(CONFIG, dist=root / "dist", course_dir=root / "course")
-    return {"root": root / "course", **made}
+    return build_course(CONFIG, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +63,7 @@ def graded(course, tmp_path_factory):
 
 
 def _cell_scores(root, student: str) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {g: gb.find_grade(g, "toy_gan", "toy_gan", student).score for g in AUTO_TESTS}
+    return cell_scores(root, "toy_gan", student, AUTO_TESTS)
 
 
 def test_the_release_holds_no_solution(course):
