@@ -58,6 +58,9 @@ class DCGANConfig:
     spectral_norm: bool = False
     d_train_iters: int = 1  # discriminator steps per generator step
     ema_decay: float = 0.0  # > 0: sample from an exponential moving average of G's weights (0: off)
+    # Both learning rates stay constant until this fraction of train_iters, then fall linearly to zero at the end
+    # (1.0: constant throughout, as in the original).
+    lr_decay_start: float = 1.0
     seed: int = 0
     channels_last: bool = True  # faster convolutions on CPUs and recent GPUs
     out_dir: str = "outputs/dcgan/run"
@@ -75,6 +78,8 @@ class DCGANConfig:
             raise ValueError(f"DCGANConfig.lr must be positive, got {self.lr}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"DCGANConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.lr_decay_start <= 1.0:
+            raise ValueError(f"DCGANConfig.lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
 
     def replace(self, **changes: Any) -> DCGANConfig:
         """A copy with some fields changed."""
@@ -164,7 +169,10 @@ def train_dcgan(
     start = 0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
-        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
+        # With learning-rate decay the schedule depends on train_iters: a longer run is not a continuation then.
+        ignore = RESUMABLE_FIELDS if config.lr_decay_start == 1 else tuple(
+            f for f in RESUMABLE_FIELDS if f != "train_iters")
+        check_resumable(state, config, out_dir, ignore=ignore)
         G.load_state_dict(state["G"])
         if G_ema is not None:
             G_ema.load_state_dict(state["G_ema"])
@@ -207,6 +215,10 @@ def train_dcgan(
     bar = tqdm(range(start + 1, config.train_iters + 1), initial=start, total=config.train_iters,
                desc=f"DCGAN {out_dir.name}", disable=not config.progress)
     for iteration in bar:
+        scale = lr_scale(iteration - 1, config.train_iters, config.lr_decay_start)
+        for optimizer, lr in ((g_opt, config.lr), (d_opt, config.lr * config.d_lr_multiplier)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * scale
         losses = training_iteration(G, D, g_opt, d_opt, sample_real, sample_train_noise,
                                     config.d_train_iters, gp_weight)
         pending.append((iteration, {k: v.detach() for k, v in losses.items()}))
@@ -235,6 +247,15 @@ def train_dcgan(
         save_gif(sample_paths, out_dir / "samples.gif")
     return TrainResult(G_ema if G_ema is not None else G, D, history, out_dir, sample_paths,
                        time.perf_counter() - began)
+
+
+def lr_scale(step: int, total: int, decay_start: float) -> float:
+    """The learning-rate factor at ``step`` (0-based) of ``total``: 1 until ``decay_start * total``, then linear
+    to 0 at ``total``."""
+    begin = decay_start * total
+    if step < begin or total <= begin:
+        return 1.0
+    return max(0.0, (total - step) / (total - begin))
 
 
 @torch.no_grad()

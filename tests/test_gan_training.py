@@ -140,3 +140,32 @@ def test_a_checkpoint_from_before_a_new_field_still_resumes():
     del saved["ema_decay"]
     assert config_differences(saved, DCGANConfig()) == []
     assert config_differences(saved, DCGANConfig(ema_decay=0.5))
+
+
+def test_learning_rate_schedule_is_constant_then_linear_to_zero():
+    from helpers.gan_training import lr_scale
+
+    assert [lr_scale(s, 10, 1.0) for s in range(10)] == [1.0] * 10
+    assert [lr_scale(s, 10, 0.5) for s in range(10)] == [1.0] * 5 + [1.0, 0.8, 0.6, 0.4, 0.2]
+    assert lr_scale(0, 4, 0.0) == 1.0 and lr_scale(3, 4, 0.0) == 0.25
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        DCGANConfig(lr_decay_start=1.5)
+
+
+def test_learning_rates_decay_in_the_loop_and_a_decayed_run_cannot_be_lengthened(tmp_path, dcgan_reference,
+                                                                                  emojis):
+    train, test = emojis
+    seen: list[tuple[float, float]] = []
+
+    def spy(G, D, g_opt, d_opt, *args):
+        seen.append((g_opt.param_groups[0]["lr"], d_opt.param_groups[0]["lr"]))
+        return dcgan_reference.training_iteration(G, D, g_opt, d_opt, *args)
+
+    config = _config(tmp_path, lr=1e-3, d_lr_multiplier=2.0, lr_decay_start=0.5)
+    train_dcgan(config, dcgan_reference.DCGenerator, spy, train, test)
+    factors = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert [g for g, _ in seen] == pytest.approx([1e-3 * f for f in factors])
+    assert [d for _, d in seen] == pytest.approx([2e-3 * f for f in factors])
+    # Under a decaying schedule 16 iterations are not 8 more of the same run.
+    with pytest.raises(ValueError, match="train_iters"):
+        train_dcgan(config.replace(train_iters=16), dcgan_reference.DCGenerator, spy, train, test)
