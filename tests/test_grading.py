@@ -18,10 +18,9 @@ from nbgrader.api import Gradebook
 from autograder.__main__ import main as autograder_main
 from autograder.config import load_config
 from autograder.grade import grade_folder, student_id
-from autograder.release import build_release
 from autograder.setup_cell import SETUP_CELL
 from tests.corpus import build_corpus
-from tests.submissions import filled_release
+from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 CONFIG = load_config()
@@ -75,9 +74,7 @@ def _solution_snippets(source: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course directory and a release built from the source notebooks."""
-    root = tmp_path_factory.mktemp("course")
-    made = build_release(CONFIG, dist=root / "dist", course_dir=root / "course")
-    return {"root": root / "course", "dist": root / "dist", **made}
+    return build_course(CONFIG, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +103,7 @@ def graded(course, tmp_path_factory):
 
 
 def _cell_scores(root: Path, student: str) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {g: gb.find_grade(g, "dcgan", "dcgan", student).score for g in AUTO_TESTS}
+    return cell_scores(root, "dcgan", student, AUTO_TESTS)
 
 
 def test_every_source_notebook_starts_with_the_setup_cell():

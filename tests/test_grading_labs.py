@@ -11,13 +11,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
 from autograder.config import load_config
 from autograder.grade import grade_folder
-from autograder.release import build_release
 from autograder.setup_cell import SETUP_CELL
-from tests.submissions import filled_release
+from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 LABS = ("lab_mnist_digit", "lab_gan_mnist_cifar", "lab_face_gan")
@@ -53,11 +51,9 @@ MUTANTS = {
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Release the labs, then grade one folder with each lab's reference, untouched release and mutants."""
-    root = tmp_path_factory.mktemp("labs")
-    made = build_release(CONFIG, dist=root / "dist", course_dir=root / "course")
-    course = root / "course"
-    folder = root / "submissions"
-    folder.mkdir()
+    made = build_course(CONFIG, tmp_path_factory)
+    course = made["root"]
+    folder = tmp_path_factory.mktemp("submissions")
     for lab in LABS:
         release, source = course / "release" / lab / f"{lab}.ipynb", CONFIG.source_notebook(lab)
         nbformat.write(filled_release(release, source), folder / f"reference_{lab}.ipynb")
@@ -71,8 +67,7 @@ def graded(tmp_path_factory):
 
 
 def _cell_scores(root: Path, lab: str, student: str) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {g: gb.find_grade(g, lab, lab, student).score for g in AUTO_TESTS[lab]}
+    return cell_scores(root, lab, student, AUTO_TESTS[lab])
 
 
 def test_lab_sources_start_with_the_setup_cell_and_have_no_outputs():
