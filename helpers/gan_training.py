@@ -87,14 +87,16 @@ class DCGANConfig:
 
     @classmethod
     def cpu_preset(cls, **changes: Any) -> DCGANConfig:
-        """A CPU-friendly recipe: higher learning rates and fewer iterations (see ``bench/dcgan_quality.py``)."""
-        base = cls(lr=2e-4, d_lr_multiplier=1.0, train_iters=3000, sample_every=100, checkpoint_every=250)
+        """A CPU-friendly recipe: 5x fewer iterations at higher learning rates that fall linearly to zero over
+        the second half (see ``bench/dcgan_quality.py``; without the decay the SWD stalls around 55-60)."""
+        base = cls(lr=2e-4, d_lr_multiplier=1.0, train_iters=4000, lr_decay_start=0.5, sample_every=100,
+                   checkpoint_every=250)
         return base.replace(**changes)
 
     @classmethod
     def fast(cls, **changes: Any) -> DCGANConfig:
         """A few iterations only: for autograding and the end-to-end smoke run."""
-        base = cls.cpu_preset(train_iters=6, sample_every=3, checkpoint_every=3)
+        base = cls.cpu_preset(train_iters=6, lr_decay_start=1.0, sample_every=3, checkpoint_every=3)
         return base.replace(**changes)
 
 
