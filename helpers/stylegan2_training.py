@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from helpers.augment import diff_augment, parse_policy
 from helpers.checkpoint import (
     check_resumable,
     load_checkpoint,
@@ -83,6 +84,7 @@ class StyleGAN2Config:
     ema_kimg: float = 2.0  # half-life of the EMA of G in thousands of images
     ema_rampup: float = 0.05  # the half-life grows with training: at most ema_rampup * images seen
     xflip: bool = True  # mirror real images at random (emojis look fine either way)
+    augment: str = "color,translation,cutout"  # DiffAugment policy for what D sees ("" for none)
     seed: int = 0
     sample_every: int = 200
     checkpoint_every: int = 400  # also when the SWD to the held-out emojis is computed
@@ -102,6 +104,7 @@ class StyleGAN2Config:
         for name in ("g_lr", "d_lr"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"StyleGAN2Config.{name} must be positive, got {getattr(self, name)}")
+        parse_policy(self.augment)
         if not 0 <= self.style_mixing_prob <= 1:
             raise ValueError(f"style_mixing_prob must be in [0, 1], got {self.style_mixing_prob}")
         if self.batch_size < 2:
@@ -320,6 +323,10 @@ def train_stylegan2(
             real = torch.where(flip, real.flip(3), real)
         return real
 
+    def augment(images: torch.Tensor) -> torch.Tensor:
+        # D only ever sees augmented images, real and fake alike; G's gradients pass through the augmentation.
+        return diff_augment(images, config.augment)
+
     def save_samples(iteration: int) -> Path:
         with torch.no_grad():
             images = G_ema(fixed_z, None, noise_mode="const")
@@ -344,7 +351,7 @@ def train_stylegan2(
         G.requires_grad_(True)
         D.requires_grad_(False)
         z = torch.randn(config.batch_size, config.z_dim, device=device)
-        g_loss = F.softplus(-D(generate_with_mixing(G, z, config.style_mixing_prob))).mean()
+        g_loss = F.softplus(-D(augment(generate_with_mixing(G, z, config.style_mixing_prob)))).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         if config.pl_weight > 0 and iteration % config.pl_interval == 0:
@@ -356,11 +363,11 @@ def train_stylegan2(
         # Discriminator: logistic loss on real and fake images, then (lazily) the R1 penalty.
         G.requires_grad_(False)
         D.requires_grad_(True)
-        real = real_batch()
+        real = augment(real_batch())
         with torch.no_grad():
             fake = generate_with_mixing(G, torch.randn(config.batch_size, config.z_dim, device=device),
                                         config.style_mixing_prob)
-        d_loss = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+        d_loss = F.softplus(D(augment(fake))).mean() + F.softplus(-D(real)).mean()
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         r1 = None
@@ -402,12 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=StyleGAN2Config.train_iters)
     parser.add_argument("--batch-size", type=int, default=StyleGAN2Config.batch_size)
     parser.add_argument("--image-size", type=int, default=StyleGAN2Config.image_size)
+    parser.add_argument("--augment", default=StyleGAN2Config.augment,
+                        help="DiffAugment policy: comma-separated color, translation, cutout ('' for none)")
+    parser.add_argument("--r1-gamma", type=float, default=StyleGAN2Config.r1_gamma)
+    parser.add_argument("--seed", type=int, default=StyleGAN2Config.seed)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     config = StyleGAN2Config(out_dir=args.out_dir, train_iters=args.iters, batch_size=args.batch_size,
-                             image_size=args.image_size, threads=args.threads, device=args.device,
+                             image_size=args.image_size, augment=args.augment, r1_gamma=args.r1_gamma,
+                             seed=args.seed, threads=args.threads, device=args.device,
                              progress=not args.no_progress)
     test = load_emojis("test", image_size=config.image_size)
     result = train_stylegan2(config, test_images=test)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers.checkpoint import load_checkpoint, save_checkpoint
-from helpers.gan_training import DCGANConfig, notebook_config, train_dcgan
+from helpers.gan_training import DCGANConfig, notebook_config, recalibrate_batchnorm, train_dcgan
 
 
 def _config(tmp_path, **changes) -> DCGANConfig:
@@ -131,6 +131,21 @@ def test_ema_generator_is_sampled_saved_and_resumed(tmp_path, dcgan_reference, e
     # The average trails the trained weights: it is not a copy of G.
     trained = {k: v for k, v in state["G"].items() if v.is_floating_point()}
     assert any(not torch.allclose(trained[k], v) for k, v in state["G_ema"].items() if k in trained)
+
+
+def test_recalibrated_batchnorm_statistics_are_the_exact_average_over_the_batches():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    model[1].running_mean.fill_(7.0)  # stale statistics, as copied from another network
+    batches = [torch.randn(16, 3) + i for i in range(3)]
+    recalibrate_batchnorm(model, batches)
+    with torch.no_grad():
+        features = [model[0](b) for b in batches]
+    expected_mean = torch.stack([f.mean(0) for f in features]).mean(0)
+    expected_var = torch.stack([f.var(0) for f in features]).mean(0)  # unbiased per batch, as BatchNorm keeps
+    assert torch.allclose(model[1].running_mean, expected_mean, atol=1e-5)
+    assert torch.allclose(model[1].running_var, expected_var, atol=1e-5)
+    assert not model.training and model[1].momentum == 0.1, "left in eval mode with its momentum restored"
 
 
 def test_a_checkpoint_from_before_a_new_field_still_resumes():

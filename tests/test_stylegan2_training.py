@@ -63,6 +63,8 @@ def test_bad_settings_and_inputs_raise_clear_errors(tmp_path):
         StyleGAN2Config(image_size=24)
     with pytest.raises(ValueError, match="style_mixing_prob"):
         StyleGAN2Config(style_mixing_prob=1.5)
+    with pytest.raises(ValueError, match="unknown augmentation 'zoom'"):
+        StyleGAN2Config(augment="color,zoom")
     with pytest.raises(ValueError, match=r"train_images must have shape \(N, 3, 16, 16\)"):
         train_stylegan2(_config(tmp_path, "bad"), _images(size=32))
     with pytest.raises(ValueError, match="Discriminator expects"):
