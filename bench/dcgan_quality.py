@@ -4,6 +4,8 @@
     python bench/dcgan_quality.py                    # the CPU preset until it reaches the original's final SWD
 
 The original run's history is kept in build/bench/dcgan_original/ (its checkpoint resumes an interrupted run).
+The recorded preset run (bench/results/dcgan_quality.json) used one torch thread (OMP_NUM_THREADS=1): with more
+threads the floating-point path, and so the curve, differs a little.
 Prints a table, and as the last line one JSON object with the figures.
 """
 

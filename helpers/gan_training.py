@@ -158,7 +158,8 @@ def train_dcgan(
                                   spectral_norm=config.spectral_norm), device, config.channels_last)
     D = _to_device(DCDiscriminator(conv_dim=config.d_conv_dim, spectral_norm=config.spectral_norm), device,
                    config.channels_last)
-    # The averaged generator: a copy whose weights trail G's (its BatchNorm statistics are copied from G).
+    # The averaged generator: a copy whose weights trail G's (its BatchNorm statistics are measured afresh each
+    # time it is sampled, see generate()).
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if config.ema_decay > 0 else None
     g_opt = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
     d_opt = torch.optim.Adam(D.parameters(), lr=config.lr * config.d_lr_multiplier,
@@ -195,14 +196,15 @@ def train_dcgan(
         return sample_noise(config.batch_size, config.noise_size, device, noise_rng)
 
     def generate(noise: torch.Tensor) -> torch.Tensor:
-        sampler = G_ema if G_ema is not None else G
-        if G_ema is not None:
+        if G_ema is None:
+            sampler = G.eval()
+        else:
             # G_ema's weights are an average, so G's BatchNorm statistics do not fit them: measure its own
             # (fresh noise from a fixed seed, so that sampling leaves the training run's random streams alone).
             calibration_rng = torch.Generator(device=device).manual_seed(config.seed + 2)
             recalibrate_batchnorm(G_ema, (sample_noise(config.batch_size, config.noise_size, device, calibration_rng)
-                                          for _ in range(BN_CALIBRATION_BATCHES)))
-        sampler.eval()
+                                          for _ in range(BN_CALIBRATION_BATCHES)))  # leaves it in eval mode
+            sampler = G_ema
         with torch.no_grad():
             images = sampler(noise)
         G.train()
