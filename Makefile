@@ -25,11 +25,11 @@ release: setup
 	$(PY) -m autograder release
 
 # The writeup PDF (and Overleaf zip) from the executed notebooks' figures and code, in build/writeup/ (runs the
-# notebooks first when build/executed/ is missing). Students run `python -m helpers.writeup` in their run folder.
+# notebooks first when build/executed/ is missing). Students run `python -m helpers.core.writeup` in their run folder.
 writeup: setup
 	@[ -d build/executed ] || $(MAKE) notebooks
 	rm -f build/writeup/writeup.tex
-	$(PY) -m helpers.writeup build/writeup --gather build/executed --zip
+	$(PY) -m helpers.core.writeup build/writeup --gather build/executed --zip
 
 test: setup
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc

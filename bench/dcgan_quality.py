@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.solutions import load_reference  # noqa: E402
-from helpers.checkpoint import load_checkpoint  # noqa: E402
-from helpers.emoji_data import load_emojis  # noqa: E402
-from helpers.gan_training import DCGANConfig, train_dcgan  # noqa: E402
+from helpers.core.checkpoint import load_checkpoint  # noqa: E402
+from helpers.core.emoji_data import load_emojis  # noqa: E402
+from helpers.dcgan.training import DCGANConfig, train_dcgan  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
 TIMING_ITERS = 500  # iterations of each recipe timed back to back on this machine for the wall-time ratio

@@ -5,7 +5,7 @@
 The original loop (as in the assignment's starter code): the emojis as PNG files in an ImageFolder, a DataLoader
 with per-batch PIL decoding and transforms (Resize, ToTensor, Normalize), batch 32, a fresh iterator each epoch,
 the batch moved to the device every step, the losses read back with ``.item()`` every iteration, contiguous
-memory format. The kit's loop is ``helpers.gan_training.train_dcgan`` itself, timed as a whole call (model set-up,
+memory format. The kit's loop is ``helpers.dcgan.training.train_dcgan`` itself, timed as a whole call (model set-up,
 checkpoint and plots included, which only counts against the kit), with the data as one tensor on the device
 and channels-last convolutions. Both train the same generator (the source notebook's reference) and the same
 discriminator with the original hyperparameters. Rounds alternate the two so that a busy machine slows both
@@ -31,10 +31,10 @@ from PIL import Image  # noqa: E402
 from torchvision import datasets, transforms  # noqa: E402
 
 from autograder.solutions import load_reference  # noqa: E402
-from helpers.dcgan import DCDiscriminator  # noqa: E402
-from helpers.emoji_data import load_emojis  # noqa: E402
-from helpers.gan_training import DCGANConfig, train_dcgan  # noqa: E402
-from helpers.runtime import pick_device  # noqa: E402
+from helpers.core.emoji_data import load_emojis  # noqa: E402
+from helpers.core.layers import DCDiscriminator  # noqa: E402
+from helpers.core.runtime import pick_device  # noqa: E402
+from helpers.dcgan.training import DCGANConfig, train_dcgan  # noqa: E402
 
 
 def write_image_folder(root: Path) -> Path:

@@ -3,7 +3,7 @@
     python bench/dqn_cartpole.py                 # 10 seeds, both agents, seed by seed
     python bench/dqn_cartpole.py --seeds 3 --kit-only
 
-One protocol for both agents (helpers.dqn.protocol_check): every 2,500 training steps, 20 greedy episodes;
+One protocol for both agents (helpers.dqn.evaluation.protocol_check): every 2,500 training steps, 20 greedy episodes;
 when their mean return reaches 475, 100 more; "solved" at the first checkpoint whose 100-episode mean
 reaches 475. Evaluation steps are not training steps, but their time is in the wall time. The kit runs with its
 default DQNConfig and the notebook's reference solution, for at most 30,000 steps; SB3 with the rl-baselines3-zoo
@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from autograder.solutions import load_reference  # noqa: E402
-from helpers.dqn import DQNConfig, protocol_check, train_dqn  # noqa: E402
+from helpers.dqn.evaluation import protocol_check  # noqa: E402
+from helpers.dqn.training import DQNConfig, train_dqn  # noqa: E402
 
 OUT = ROOT / "build" / "dqn_bench"
 KIT_BUDGET = 30_000

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from helpers.stylegan2 import BUNDLED_GENERATOR, Generator, load_generator  # noqa: E402
-from helpers.stylegan2_training import StyleGAN2Config  # noqa: E402
+from helpers.stylegan2.generator import BUNDLED_GENERATOR, Generator, load_generator  # noqa: E402
+from helpers.stylegan2.training import StyleGAN2Config  # noqa: E402
 
 FFHQ256_KWARGS = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
                       mapping_kwargs={"num_layers": 8},

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from autograder.solutions import load_reference  # noqa: E402
-from helpers.toy_gan import ToyGANConfig, train_toy_gan  # noqa: E402
+from helpers.toy_gan.training import ToyGANConfig, train_toy_gan  # noqa: E402
 
 OUT = ROOT / "build" / "toy_modes"
 DATASETS = ("ring", "grid")

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the arrays, save them with ``np.savez_compressed`` and print counts and file size."""
     if str(KIT_ROOT) not in sys.path:
         sys.path.insert(0, str(KIT_ROOT))
-    from helpers.emoji_data import DEFAULT_FONT_PATH, DEFAULT_NPZ_PATH, build_emoji_arrays
+    from helpers.core.emoji_data import DEFAULT_FONT_PATH, DEFAULT_NPZ_PATH, build_emoji_arrays
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--font", type=Path, default=DEFAULT_FONT_PATH, help="NotoColorEmoji.ttf")

@@ -9,7 +9,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji
     fi
-    # The writeup (python -m helpers.writeup): pdflatex and latexmk, listings.sty for the code, and poppler's
+    # The writeup (python -m helpers.core.writeup): pdflatex and latexmk, listings.sty for the code, and poppler's
     # pdftotext/pdfimages for its test.
     missing=""
     for package in latexmk texlive-latex-base texlive-latex-recommended poppler-utils; do

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from autograder.solutions import load_reference
-from helpers.emoji_data import load_emojis
+from helpers.core.emoji_data import load_emojis
 
 
 @pytest.fixture(scope="session")

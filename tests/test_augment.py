@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.augment import diff_augment, random_color, random_cutout, random_translation
+from helpers.stylegan2.augment import diff_augment, random_color, random_cutout, random_translation
 
 
 def _images(n: int = 6, size: int = 16, seed: int = 0) -> torch.Tensor:

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from helpers.dcgan import DCDiscriminator, conv, gradient_penalty, sample_noise, upconv
+from helpers.core.layers import DCDiscriminator, conv, upconv
+from helpers.dcgan.losses import gradient_penalty
+from helpers.dcgan.models import sample_noise
 
 
 def test_conv_halves_and_upconv_doubles_the_size():

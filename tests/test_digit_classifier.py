@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.digit_classifier import (
+from helpers.image_labs.data import offline_digits
+from helpers.image_labs.digit_classifier import (
     SHIPPED_WEIGHTS,
     DigitClassifier,
     _augment,
@@ -13,7 +14,6 @@ from helpers.digit_classifier import (
     frechet_distance,
     load_digit_classifier,
 )
-from helpers.image_gan_data import offline_digits
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for helpers/dqn.py: replay memory, agent, schedules, evaluation, the resumable training loop, videos."""
+"""Tests for helpers/dqn/: replay memory, agent, schedules, evaluation, the resumable training loop, videos."""
 
 from __future__ import annotations
 
@@ -7,23 +7,12 @@ import pytest
 import torch
 
 from autograder.solutions import load_reference
-from helpers import dqn
-from helpers.dqn import (
-    Batch,
-    DQNAgent,
-    DQNConfig,
-    QNetwork,
-    ReplayMemory,
-    evaluate,
-    exponential_epsilon,
-    linear_epsilon,
-    moving_average,
-    notebook_config,
-    protocol_check,
-    record_episode,
-    save_animation,
-    train_dqn,
-)
+from helpers.dqn import plots
+from helpers.dqn.agent import DQNAgent, QNetwork, exponential_epsilon, linear_epsilon
+from helpers.dqn.evaluation import evaluate, protocol_check
+from helpers.dqn.memory import Batch, ReplayMemory
+from helpers.dqn.plots import moving_average, record_episode, save_animation
+from helpers.dqn.training import DQNConfig, notebook_config, train_dqn
 
 
 @pytest.fixture(scope="module")
@@ -214,12 +203,12 @@ def test_record_and_save_animation(tmp_path):
         assert image.n_frames == len(frames[::2]) and image.size == (300, 200)
     with pytest.raises(ValueError, match="at least one frame"):
         save_animation([], tmp_path / "none.gif")
-    if not dqn.can_write_mp4():
+    if not plots.can_write_mp4():
         with pytest.raises(ValueError, match="imageio-ffmpeg"):
             save_animation(frames, tmp_path / "agent.mp4")
 
 
 def test_human_play_without_a_screen_explains_itself(monkeypatch, capsys):
-    monkeypatch.setattr(dqn, "has_local_screen", lambda: False)
-    assert dqn.play_cartpole() is None
+    monkeypatch.setattr(plots, "has_local_screen", lambda: False)
+    assert plots.play_cartpole() is None
     assert "local screen" in capsys.readouterr().out

@@ -9,14 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.emoji_data import (
-    DEFAULT_FONT_PATH,
-    DEFAULT_NPZ_PATH,
-    TensorSampler,
-    build_emoji_arrays,
-    load_emojis,
-    split_indices,
-)
+from helpers.core.emoji_data import DEFAULT_FONT_PATH, DEFAULT_NPZ_PATH, build_emoji_arrays, load_emojis, split_indices
+from helpers.core.samplers import TensorSampler
 
 needs_font = pytest.mark.skipif(
     not DEFAULT_FONT_PATH.is_file(), reason="fonts-noto-color-emoji not installed"

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from helpers.checkpoint import load_checkpoint, save_checkpoint
-from helpers.gan_training import DCGANConfig, notebook_config, recalibrate_batchnorm, train_dcgan
+from helpers.core.averaging import recalibrate_batchnorm
+from helpers.core.checkpoint import load_checkpoint, save_checkpoint
+from helpers.dcgan.training import DCGANConfig, notebook_config, train_dcgan
 
 
 def _config(tmp_path, **changes) -> DCGANConfig:
@@ -103,7 +104,7 @@ def test_notebook_config_is_short_when_grading(monkeypatch):
 
 def test_a_random_state_from_another_device_reseeds_deterministically():
     # A checkpoint made on a GPU holds a CUDA generator state (16 bytes) that a CPU generator cannot take.
-    from helpers.checkpoint import restore_rng_state
+    from helpers.core.checkpoint import restore_rng_state
 
     foreign = {"torch": torch.get_rng_state(), "cuda": None, "generators": [torch.arange(16, dtype=torch.uint8)]}
     first, second = torch.Generator(), torch.Generator()
@@ -149,7 +150,7 @@ def test_recalibrated_batchnorm_statistics_are_the_exact_average_over_the_batche
 
 
 def test_a_checkpoint_from_before_a_new_field_still_resumes():
-    from helpers.checkpoint import config_differences
+    from helpers.core.checkpoint import config_differences
 
     saved = dataclasses.asdict(DCGANConfig())
     del saved["ema_decay"]
@@ -158,7 +159,7 @@ def test_a_checkpoint_from_before_a_new_field_still_resumes():
 
 
 def test_learning_rate_schedule_is_constant_then_linear_to_zero():
-    from helpers.gan_training import lr_scale
+    from helpers.core.schedules import lr_scale
 
     assert [lr_scale(s, 10, 1.0) for s in range(10)] == [1.0] * 10
     assert [lr_scale(s, 10, 0.5) for s in range(10)] == [1.0] * 5 + [1.0, 0.8, 0.6, 0.4, 0.2]

@@ -128,8 +128,8 @@ def test_release_and_bundle_contain_no_solution(course):
     assert "YOUR CODE HERE" in texts[str(course["notebooks"][0])]
     assert CONFIG.bundle_url in texts[str(course["notebooks"][0])], "the bundle URL is written into the release"
     names = zipfile.ZipFile(course["bundle"]).namelist()
-    assert "helpers/dcgan.py" in names and "data/emojis.npz" in names and "notebooks/dcgan.ipynb" in names
-    assert "writeup_template.tex" in names and "helpers/writeup.py" in names
+    assert "helpers/dcgan/models.py" in names and "data/emojis.npz" in names and "notebooks/dcgan.ipynb" in names
+    assert "writeup_template.tex" in names and "helpers/core/writeup.py" in names
     assert not any(n.startswith("autograder/") or "__pycache__" in n for n in names)
 
 

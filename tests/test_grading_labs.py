@@ -86,7 +86,7 @@ def test_releases_hide_the_solutions(graded):
     texts = {p.name: p.read_text() for p in graded["made"]["notebooks"]}
     with zipfile.ZipFile(graded["made"]["bundle"]) as bundle:
         names = bundle.namelist()
-    assert "data/digit_classifier.pt" in names and "helpers/image_gan_data.py" in names
+    assert "data/digit_classifier.pt" in names and "helpers/image_labs/data.py" in names
     for lab, needle in (("lab_mnist_digit", "nn.Linear(1024, 28 * 28), nn.Tanh()"),
                         ("lab_gan_mnist_cifar", "torch.full_like(real_scores, real_label)"),
                         ("lab_face_gan", "torch.linspace(0, 1, steps")):

@@ -14,7 +14,8 @@ import torch
 from autograder.config import load_config
 from autograder.grade import grade_folder
 from autograder.solutions import load_reference
-from helpers.toy_gan import MIXTURE_4_TIGHT, ToyGANConfig, train_toy_gan
+from helpers.toy_gan.data import MIXTURE_4_TIGHT
+from helpers.toy_gan.training import ToyGANConfig, train_toy_gan
 from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
@@ -80,7 +81,7 @@ def test_the_release_holds_no_solution(course):
         leaked = [s for s in snippets if s in text]
         assert not leaked, f"{name} contains solution code: {leaked[:3]}"
     assert release.count("raise NotImplementedError()") == 2, "two answer regions"
-    assert "helpers/toy_gan.py" in texts
+    assert "helpers/toy_gan/training.py" in texts
 
 
 def test_the_reference_gets_full_marks_and_the_untouched_release_none(graded):

@@ -13,7 +13,7 @@ import torch
 import torchvision.datasets
 from PIL import Image
 
-from helpers.image_gan_data import (
+from helpers.image_labs.data import (
     CIFAR10_CLASSES,
     emoji_face_names,
     load_cifar10,

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.checkpoint import load_checkpoint
-from helpers.dcgan import DCDiscriminator
-from helpers.image_gan_training import ImageGANConfig, epoch_batches, generate, lab_config, train_image_gan
+from helpers.core.checkpoint import load_checkpoint
+from helpers.core.layers import DCDiscriminator
+from helpers.image_labs.training import ImageGANConfig, epoch_batches, generate, lab_config, train_image_gan
 
 SHAPE = (1, 16, 16)
 
@@ -136,7 +136,7 @@ def test_the_dc_discriminator_takes_grey_images():
 def test_side_by_side_figure(tmp_path):
     from PIL import Image
 
-    from helpers.plotting import save_side_by_side
+    from helpers.core.plotting import save_side_by_side
 
     path = save_side_by_side(torch.rand(16, 1, 8, 8) * 2 - 1, torch.zeros(16, 3, 8, 8), tmp_path / "a" / "b.png",
                              nrow=4)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.metrics import (
+from helpers.core.metrics import (
     SWDTracker,
     _extract_patches,
     laplacian_pyramid,

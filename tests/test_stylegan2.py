@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.stylegan2 import (
+from helpers.stylegan2.generator import (
     Generator,
     UnsafePickleError,
     load_generator,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.plotting import image_grid
-from helpers.stylegan2 import Generator
-from helpers.stylegan2_tools import layer_resolutions, style_mix, style_mixing_grid
+from helpers.core.plotting import image_grid
+from helpers.stylegan2.generator import Generator
+from helpers.stylegan2.tools import layer_resolutions, style_mix, style_mixing_grid
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.stylegan2 import load_generator
-from helpers.stylegan2_training import (
-    Discriminator,
-    StyleGAN2Config,
-    r1_penalty,
-    train_stylegan2,
-    update_ema,
-)
+from helpers.core.averaging import update_ema
+from helpers.stylegan2.discriminator import Discriminator
+from helpers.stylegan2.generator import load_generator
+from helpers.stylegan2.losses import r1_penalty
+from helpers.stylegan2.training import StyleGAN2Config, train_stylegan2
 
 
 def _images(n: int = 24, size: int = 16, seed: int = 0) -> torch.Tensor:

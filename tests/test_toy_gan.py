@@ -8,27 +8,22 @@ import pytest
 import torch
 
 from autograder.solutions import load_reference
-from helpers.toy_gan import (
+from helpers.toy_gan.data import (
     GRID_STD,
     RING_STD,
     GaussianMixture,
     HalfCircles,
-    MLPDiscriminator,
-    MLPGenerator,
-    ToyGANConfig,
     gaussian,
-    generate,
     grid,
     make_distribution,
     mixture,
     mixture_4,
-    mode_metrics,
-    r1_penalty_step,
     ring,
-    sample_moments,
-    train_gan,
-    train_toy_gan,
 )
+from helpers.toy_gan.losses import r1_penalty_step
+from helpers.toy_gan.metrics import generate, mode_metrics, sample_moments
+from helpers.toy_gan.models import MLPDiscriminator, MLPGenerator
+from helpers.toy_gan.training import ToyGANConfig, train_gan, train_toy_gan
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from helpers import writeup
-from helpers.runtime import KIT_ROOT
+from helpers.core import writeup
+from helpers.core.runtime import KIT_ROOT
 
 DCGAN_NOTEBOOK = KIT_ROOT / "notebooks" / "dcgan.ipynb"
 HAS_LATEX = all(shutil.which(tool) for tool in ("latexmk", "pdflatex", "pdftotext", "pdfimages"))

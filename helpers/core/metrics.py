@@ -48,19 +48,15 @@ __all__ = [
     "sliced_wasserstein_distance",
 ]
 
+
 # 5-tap binomial filter [1, 4, 6, 4, 1] / 16 (the classic Burt-Adelson Gaussian approximation).
 _BINOMIAL_5 = (1.0, 4.0, 6.0, 4.0, 1.0)
-
 # Independent random streams derived from ``seed``.
 _STREAM_DIRECTIONS = 0
 _STREAM_REAL_PATCHES = 1
 _STREAM_FAKE_PATCHES = 2
 _STREAM_SUBSAMPLE = 3
-
 Normalize = Literal["per_set", "real"]
-
-
-# --- Laplacian pyramid --------------------------------------------------------------------
 
 
 def _check_images(images: torch.Tensor, name: str) -> None:
@@ -163,9 +159,6 @@ def reconstruct_laplacian_pyramid(pyramid: list[torch.Tensor]) -> torch.Tensor:
     for band in reversed(pyramid[:-1]):
         image = band + ops.up(image, (band.shape[-2], band.shape[-1]))
     return image
-
-
-# --- sliced Wasserstein distance ----------------------------------------------------------
 
 
 def _generator(seed: int, stream: int) -> torch.Generator:

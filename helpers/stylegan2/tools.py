@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import torch
 from PIL import Image
 
-from helpers.plotting import image_grid
-from helpers.stylegan2 import Generator
+from helpers.core.plotting import image_grid
+from helpers.stylegan2.generator import Generator
 
 
 def _check_styles(G: Generator, col_styles: Sequence[int]) -> list[int]:

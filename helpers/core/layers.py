@@ -1,8 +1,5 @@
-"""DCGAN building blocks provided to students: layers, discriminator, noise, gradient penalty.
-
-The generator and the training step are the students' work: their reference
-implementations live only in the source notebook's solution regions.
-"""
+"""Convolutional GAN building blocks shared by the DCGAN assignment and the image labs: the strided
+``conv`` and upsampling ``upconv`` layers, and the DCGAN discriminator."""
 
 from __future__ import annotations
 
@@ -95,33 +92,3 @@ class DCDiscriminator(nn.Module):
         out = self.act(self.conv2(out))
         out = self.act(self.conv3(out))
         return self.conv4(out).reshape(images.shape[0])
-
-
-def sample_noise(
-    batch_size: int,
-    noise_size: int,
-    device: torch.device | str | None = None,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Noise vectors of shape (batch_size, noise_size), uniform in (-1, 1)."""
-    return torch.rand(batch_size, noise_size, device=device, generator=generator) * 2 - 1
-
-
-def gradient_penalty(
-    discriminator: nn.Module, real_images: torch.Tensor, fake_images: torch.Tensor, weight: float = 1.0
-) -> torch.Tensor:
-    """``weight`` times the mean L2 norm of dD/dx at random interpolates of real and fake images.
-
-    As in the original assignment, the penalty pushes the norm towards 0 (not towards 1 as in WGAN-GP).
-    The graph is kept (``create_graph=True``) so that the penalty trains the discriminator.
-    """
-    if real_images.shape != fake_images.shape:
-        raise ValueError(
-            f"real and fake batches differ in shape: {tuple(real_images.shape)} vs {tuple(fake_images.shape)}"
-        )
-    alpha = torch.rand(real_images.shape[0], 1, 1, 1, device=real_images.device)
-    mixed = (alpha * real_images.detach() + (1 - alpha) * fake_images.detach()).requires_grad_(True)
-    scores = discriminator(mixed)
-    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    norms = torch.sqrt(grads.flatten(1).pow(2).sum(dim=1) + 1e-12)
-    return weight * norms.mean()

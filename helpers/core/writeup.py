@@ -2,12 +2,12 @@
 
 Run it in the folder where the notebooks ran (the one holding ``outputs/``)::
 
-    python -m helpers.writeup          # writeup.tex (copied from the template once), code listings, PDF
-    python -m helpers.writeup --zip    # also writeup-overleaf.zip, a drop-in Overleaf project
+    python -m helpers.core.writeup          # writeup.tex (copied from the template once), code listings, PDF
+    python -m helpers.core.writeup --zip    # also writeup-overleaf.zip, a drop-in Overleaf project
 
 In a notebook (e.g. on Colab, where the notebook file itself is not on the runtime's disk)::
 
-    from helpers.writeup import writeup
+    from helpers.core.writeup import writeup
     writeup(pdf=False, zip=True)       # extract this notebook's code and download the Overleaf zip
 
 What it does: it copies ``writeup_template.tex`` to ``writeup.tex`` unless that exists (the student writes their
@@ -32,14 +32,13 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from helpers.runtime import KIT_ROOT, is_grading
+from helpers.core.runtime import KIT_ROOT, is_grading
 
 TEMPLATE = KIT_ROOT / "writeup_template.tex"
 WRITEUP_NAME = "writeup.tex"
 ZIP_NAME = "writeup-overleaf.zip"
 BUILD_DIR = ".writeup-build"  # latexmk's auxiliary files, inside the run folder
 MONTAGE_FRAMES = 5
-
 # A graded cell of a release notebook starts with this marker line (see autograder/repair.py): it survives an
 # editor that strips cell metadata.
 MARKER_RE = re.compile(r"^#\| kit: ([A-Za-z0-9_\-]+)\s*$")
@@ -60,10 +59,6 @@ class Listing:
     title: str
     code: str
 
-
-# --------------------------------------------------------------------------------------------------------------
-# Notebooks and their graded code
-# --------------------------------------------------------------------------------------------------------------
 
 def read_notebook(path: str | Path) -> dict:
     """A notebook file as a JSON dict; a clear error when it is not one."""
@@ -142,7 +137,7 @@ def write_listings(name: str, listings: list[Listing], outputs: Path) -> Path:
     """Write ``outputs/<name>/code/<grade_id>.py`` per listing and the ``listings.tex`` that includes them."""
     code_dir = outputs / name / "code"
     code_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"% Made by python -m helpers.writeup from {name}.ipynb: its graded code cells, in notebook order."]
+    lines = [f"% Made by python -m helpers.core.writeup from {name}.ipynb: its graded code cells, in notebook order."]
     for listing in listings:
         (code_dir / f"{listing.grade_id}.py").write_text(listing.code + "\n", encoding="ascii")
         title = "" if listing.title == listing.grade_id else listing.title  # no "Cell get_action: get_action"
@@ -173,10 +168,6 @@ def extract_code(notebooks: list[Path | dict], outputs: Path) -> dict[str, Path]
         written[name] = write_listings(name, graded_code_cells(nb), outputs)
     return written
 
-
-# --------------------------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------------------------
 
 def _font(size: int) -> ImageFont.ImageFont:
     try:
@@ -217,10 +208,6 @@ def make_montages(outputs: Path) -> list[Path]:
         made.append(progress_montage(frames, folder.parent / f"{folder.name}_over_training.png"))
     return made
 
-
-# --------------------------------------------------------------------------------------------------------------
-# The document
-# --------------------------------------------------------------------------------------------------------------
 
 def _notebooks_in(folder: Path) -> list[Path]:
     """The course notebooks in ``folder`` (files without an ``OUT = "outputs/..."`` line are not)."""
@@ -298,7 +285,7 @@ def build_pdf(writeup_tex: Path) -> Path:
     if latexmk is None:
         raise FileNotFoundError("latexmk not found: install it (Debian, Ubuntu, Colab: apt-get install -y latexmk "
                                 "texlive-latex-base texlive-latex-recommended), or upload the Overleaf zip "
-                                "(python -m helpers.writeup --zip) to Overleaf")
+                                "(python -m helpers.core.writeup --zip) to Overleaf")
     folder, build = writeup_tex.parent, writeup_tex.parent / BUILD_DIR
     # -g: a figure that appeared since the last run changes the document without latexmk knowing.
     command = [latexmk, "-pdf", "-g", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
@@ -322,7 +309,7 @@ def overleaf_zip(run_dir: Path, target: Path | None = None) -> Path:
     run_dir = Path(run_dir)
     writeup_tex = run_dir / WRITEUP_NAME
     if not writeup_tex.is_file():
-        raise FileNotFoundError(f"{writeup_tex} not found: run prepare() (python -m helpers.writeup) first")
+        raise FileNotFoundError(f"{writeup_tex} not found: run prepare() (python -m helpers.core.writeup) first")
     text = writeup_tex.read_text(encoding="utf-8", errors="replace")
     target = Path(target) if target else run_dir / ZIP_NAME
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -363,7 +350,7 @@ def writeup(run_dir: str | Path = ".", notebooks: list[str | Path | dict] | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.writeup", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.core.writeup", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", nargs="?", default=".", type=Path,
                         help="the folder where the notebooks ran, holding outputs/ (default: here)")
     parser.add_argument("--notebook", action="append", type=Path, default=None,

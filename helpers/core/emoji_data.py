@@ -1,9 +1,10 @@
-"""Offline emoji image dataset: building it from Noto Color Emoji, loading it, sampling batches.
+"""Offline emoji image dataset: building it from Noto Color Emoji, loading it (shared by the DCGAN, the StyleGAN2
+assignment and the face lab).
 
 The kit ships ``data/emojis.npz``, rendered from Debian's ``fonts-noto-color-emoji`` by
 ``scripts/build_emoji_data.py`` (which calls :func:`build_emoji_arrays`). Notebooks call
 :func:`load_emojis` to get a whole split as one float tensor in ``[-1, 1]`` and draw training
-batches from it with :class:`TensorSampler`, which keeps the data on the training device.
+batches from it with :class:`helpers.core.samplers.TensorSampler`, which keeps the data on the training device.
 
 The npz holds, for each split ``train`` / ``test``:
 
@@ -22,18 +23,18 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from helpers.runtime import DATA_DIR
+from helpers.core.runtime import DATA_DIR
 
 DEFAULT_FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 DEFAULT_NPZ_PATH = DATA_DIR / "emojis.npz"
 FONT_PACKAGE = "fonts-noto-color-emoji"
-
 #: Pixel size at which Noto Color Emoji has its colour bitmap strike (136 x 128 glyphs).
 RENDER_SIZE = 109
 #: A render whose every channel value is at least this is treated as empty (all white).
 WHITE_LEVEL = 250
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
 
 # Code points in the font's cmap that are not stand-alone emoji pictures.
 _EXCLUDED_RANGES: tuple[tuple[int, int], ...] = (
@@ -48,11 +49,6 @@ _EXCLUDED_RANGES: tuple[tuple[int, int], ...] = (
     (0xE0100, 0xE01EF),  # variation selectors supplement
     (0xF0000, 0x10FFFF),  # supplementary private use areas (Noto keeps some flags there)
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Building the dataset from the font
-# --------------------------------------------------------------------------------------------
 
 
 def _check_font(font_path: str | Path) -> Path:
@@ -187,11 +183,6 @@ def build_emoji_arrays(
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------------------------
-
-
 def _to_tensor(images: np.ndarray, device: torch.device | str | None) -> torch.Tensor:
     """uint8 ``N x H x W x 3`` -> float ``N x 3 x H x W`` in ``[-1, 1]`` on ``device``."""
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device or "cpu")
@@ -218,7 +209,7 @@ def _load_npz(path: Path, split: str, image_size: int) -> np.ndarray | torch.Ten
     return x.clamp_(-1.0, 1.0)
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     """All png/jpg images under ``folder`` (recursively, sorted), skipping hidden paths."""
     files = [
         p
@@ -235,7 +226,7 @@ def _load_folder(folder: Path, image_size: int) -> np.ndarray:
         raise ValueError(f"Emoji folder {folder} does not exist")
     if not folder.is_dir():
         raise ValueError(f"Emoji source {folder} is neither a folder nor an .npz file")
-    files = _image_files(folder)
+    files = image_files(folder)
     if not files:
         raise ValueError(f"Emoji folder {folder} contains no .png/.jpg images")
     images = []
@@ -288,54 +279,3 @@ def load_emojis(
     if isinstance(arr, torch.Tensor):
         return arr.to(device or "cpu")
     return _to_tensor(arr, device)
-
-
-# --------------------------------------------------------------------------------------------
-# Sampling batches
-# --------------------------------------------------------------------------------------------
-
-
-class TensorSampler:
-    """Random batches from a tensor held on the training device.
-
-    Indices are drawn on the data's device with the sampler's own seeded ``torch.Generator``,
-    so sampling neither touches the global RNG nor decodes images or spawns DataLoader workers.
-    Each batch has distinct items (sampling without replacement within a batch); batches are
-    independent of one another.
-
-    Example::
-
-        sampler = TensorSampler(load_emojis("train"), seed=0, device=pick_device())
-        real = sampler.sample(64)  # 64 x 3 x 32 x 32 on the device
-    """
-
-    def __init__(self, data: torch.Tensor, seed: int = 0, device: torch.device | str | None = None) -> None:
-        """Keep ``data`` (moved to ``device`` if given) and seed a generator on its device."""
-        if not isinstance(data, torch.Tensor) or data.dim() == 0 or len(data) == 0:
-            raise ValueError("TensorSampler needs a non-empty tensor with a leading batch dimension")
-        self.data = data if device is None else data.to(device)
-        self.seed = seed
-        self.generator = torch.Generator(device=self.data.device).manual_seed(seed)
-
-    @property
-    def device(self) -> torch.device:
-        """The device the data (and the batches) live on."""
-        return self.data.device
-
-    def __len__(self) -> int:
-        """Number of items in the data."""
-        return len(self.data)
-
-    def sample(self, batch_size: int) -> torch.Tensor:
-        """A batch of ``batch_size`` distinct random items, on the data's device."""
-        n = len(self.data)
-        if not 1 <= batch_size <= n:
-            raise ValueError(f"batch_size must be between 1 and {n} (the data size), got {batch_size}")
-        idx = torch.randperm(n, generator=self.generator, device=self.data.device)[:batch_size]
-        return self.data[idx]
-
-    def reset(self, seed: int | None = None) -> None:
-        """Reseed the generator (with the original seed unless ``seed`` is given)."""
-        if seed is not None:
-            self.seed = seed
-        self.generator.manual_seed(self.seed)

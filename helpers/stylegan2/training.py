@@ -9,12 +9,12 @@ The recipe follows StyleGAN2 (Karras et al., 2020) and NVIDIA's stylegan2-ada-py
 * optional path length regularisation of G (``pl_weight > 0``), lazily every ``pl_interval`` steps;
 * style-mixing regularisation: with probability ``style_mixing_prob`` the ws after a random layer come from a
   second latent;
-* differentiable augmentation (``helpers.augment``, Zhao et al. 2020) of every image D sees, real or fake: with
-  about 1,200 training emojis D otherwise memorises them within a few thousand iterations (its loss falls, its R1
-  norm climbs) and G's samples stay blobs;
+* differentiable augmentation (``helpers.stylegan2.augment``, Zhao et al. 2020) of every image D sees, real or
+  fake: with about 1,200 training emojis D otherwise memorises them within a few thousand iterations (its loss
+  falls, its R1 norm climbs) and G's samples stay blobs;
 * an exponential moving average of G's weights (``G_ema``), which gives the samples and the saved generator.
 
-The generator is :class:`helpers.stylegan2.Generator`; the discriminator is a small residual network of
+The generator is :class:`helpers.stylegan2.generator.Generator`; the discriminator is a small residual network of
 equalized-learning-rate convolutions with a minibatch standard deviation layer (simpler than the official
 one). Runs are seeded and resumable: re-running with the same ``out_dir`` continues from the checkpoint.
 
@@ -22,7 +22,7 @@ Command line (the bundled generator was made this way, with the defaults: 20,000
 CPU thread beside other jobs, 3 iterations/s; SWD to the held-out emojis 37.5 with 1,000 samples, 42.7 with 138,
 and already 42 by iteration 10,000, about an hour; without augmentation and R1 gamma 0.02 it stalled at 56-60)::
 
-    OMP_NUM_THREADS=1 nice python -m helpers.stylegan2_training --out-dir outputs/stylegan2/train --threads 1
+    OMP_NUM_THREADS=1 nice python -m helpers.stylegan2.training --out-dir outputs/stylegan2/train --threads 1
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,23 +37,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.augment import diff_augment, parse_policy
-from helpers.checkpoint import (
-    check_resumable,
-    load_checkpoint,
-    restore_rng_state,
-    rng_state,
-    save_checkpoint,
-)
-from helpers.emoji_data import TensorSampler, load_emojis
-from helpers.gan_training import update_ema
-from helpers.metrics import SWDTracker
-from helpers.plotting import plot_curves, save_grid
-from helpers.runtime import pick_device, seed_everything
-from helpers.stylegan2 import Generator, save_generator
+from helpers.core.averaging import update_ema
+from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.emoji_data import load_emojis
+from helpers.core.metrics import SWDTracker
+from helpers.core.plotting import plot_curves, save_grid
+from helpers.core.runtime import pick_device, seed_everything
+from helpers.core.samplers import TensorSampler
+from helpers.stylegan2.augment import diff_augment, parse_policy
+from helpers.stylegan2.discriminator import Discriminator
+from helpers.stylegan2.generator import Generator, save_generator
+from helpers.stylegan2.losses import generate_with_mixing, path_length_penalty, r1_penalty
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
 RESUMABLE_FIELDS = ("train_iters", "sample_every", "checkpoint_every", "out_dir", "device", "progress", "threads")
@@ -126,99 +121,11 @@ class StyleGAN2Config:
         return base.replace(**changes)
 
     def generator_kwargs(self) -> dict[str, Any]:
-        """The :class:`helpers.stylegan2.Generator` constructor arguments of this configuration."""
+        """The :class:`helpers.stylegan2.generator.Generator` constructor arguments of this configuration."""
         return dict(z_dim=self.z_dim, c_dim=0, w_dim=self.w_dim, img_resolution=self.image_size, img_channels=3,
                     mapping_kwargs={"num_layers": self.mapping_layers},
                     synthesis_kwargs={"channel_base": self.channel_base, "channel_max": self.channel_max,
                                       "conv_clamp": self.conv_clamp})
-
-
-# --- Discriminator ------------------------------------------------------------------------------------
-
-
-class EqualConv2d(nn.Module):
-    """A convolution with equalized learning rate (unit-scale weights, scaled by 1/sqrt(fan_in) at run time)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.padding = kernel_size // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.padding)
-
-
-class EqualLinear(nn.Module):
-    """A linear layer with equalized learning rate."""
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.weight_gain = 1 / math.sqrt(in_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.weight_gain, self.bias)
-
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2) * math.sqrt(2)
-
-
-class DiscriminatorBlock(nn.Module):
-    """Two 3x3 convolutions and a 2x average-pool downsampling, with a 1x1 residual path."""
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.conv0 = EqualConv2d(in_channels, in_channels, 3)
-        self.conv1 = EqualConv2d(in_channels, out_channels, 3)
-        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.skip(F.avg_pool2d(x, 2))
-        x = F.avg_pool2d(_lrelu(self.conv1(_lrelu(self.conv0(x)))), 2)
-        return (x + y) * math.sqrt(0.5)
-
-
-class Discriminator(nn.Module):
-    """Images (N, 3, R, R) -> one realness score per image: FromRGB, residual blocks down to 4x4, epilogue."""
-
-    def __init__(self, img_resolution: int = 32, channel_base: int = 2048, channel_max: int = 64,
-                 mbstd_group: int = 4) -> None:
-        super().__init__()
-        channels = {r: min(channel_base // r, channel_max) for r in (2**i for i in range(2, 12))}
-        self.img_resolution, self.mbstd_group = img_resolution, mbstd_group
-        self.from_rgb = EqualConv2d(3, channels[img_resolution], 1)
-        self.blocks = nn.ModuleList(DiscriminatorBlock(channels[r], channels[r // 2])
-                                    for r in (2**i for i in range(int(math.log2(img_resolution)), 2, -1)))
-        self.conv = EqualConv2d(channels[4] + 1, channels[4], 3)
-        self.fc = EqualLinear(channels[4] * 16, channels[4])
-        self.out = EqualLinear(channels[4], 1)
-
-    def minibatch_std(self, x: torch.Tensor) -> torch.Tensor:
-        """Append the mean standard deviation over groups of samples as a feature (fights mode collapse)."""
-        n, c, h, w = x.shape
-        group = min(self.mbstd_group, n) if n % min(self.mbstd_group, n) == 0 else 1
-        y = x.reshape(group, -1, c, h, w)
-        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=[1, 2, 3])  # (n / group,)
-        y = y.reshape(-1, 1, 1, 1).repeat(group, 1, h, w)
-        return torch.cat([x, y], dim=1)
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        if img.ndim != 4 or tuple(img.shape[1:]) != (3, self.img_resolution, self.img_resolution):
-            raise ValueError(f"Discriminator expects images of shape (N, 3, {self.img_resolution}, "
-                             f"{self.img_resolution}), got {tuple(img.shape)}")
-        x = _lrelu(self.from_rgb(img))
-        for block in self.blocks:
-            x = block(x)
-        x = _lrelu(self.conv(self.minibatch_std(x)))
-        x = _lrelu(self.fc(x.flatten(1)))
-        return self.out(x).squeeze(1)
-
-
-# --- Training -----------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -233,36 +140,6 @@ class StyleGAN2Result:
     generator_path: Path
     sample_paths: list[Path] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def generate_with_mixing(G: Generator, z: torch.Tensor, style_mixing_prob: float) -> torch.Tensor:
-    """Images from ``G`` with random noise, where with probability ``style_mixing_prob`` the ws after a random
-    layer come from a second latent (StyleGAN's mixing regularisation)."""
-    ws = G.mapping(z, None)
-    if style_mixing_prob > 0 and torch.rand([]).item() < style_mixing_prob:
-        cutoff = int(torch.randint(1, ws.shape[1], []))
-        mixed = G.mapping(torch.randn_like(z), None, skip_w_avg_update=True)
-        ws = torch.cat([ws[:, :cutoff], mixed[:, cutoff:]], dim=1)
-    return G.synthesis(ws, noise_mode="random")
-
-
-def r1_penalty(D: nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """Per-image squared norm of dD/dx at the real images (the graph is kept, so that it trains D)."""
-    real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
-    return grad.square().sum(dim=[1, 2, 3])
-
-
-def path_length_penalty(G: Generator, z: torch.Tensor, pl_mean: torch.Tensor, decay: float,
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """StyleGAN2's path length penalty and the updated running mean of the path lengths."""
-    ws = G.mapping(z, None)
-    img = G.synthesis(ws, noise_mode="random")
-    noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
-    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
-    lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
-    pl_mean = pl_mean.lerp(lengths.mean().detach(), decay)
-    return (lengths - pl_mean).square(), pl_mean
 
 
 def _lazy_adam(params: Any, lr: float, beta1: float, beta2: float, interval: int) -> torch.optim.Adam:
@@ -282,7 +159,7 @@ def train_stylegan2(
     Every ``sample_every`` iterations an 8x8 grid of ``G_ema`` samples from fixed latents is saved under
     ``out_dir/samples``; every ``checkpoint_every`` iterations a checkpoint (resumable) and, when
     ``test_images`` are given, the sliced Wasserstein distance of 1000 ``G_ema`` samples to them. At the
-    end ``G_ema`` is saved to ``out_dir/generator.pt`` (load it with ``helpers.stylegan2.load_generator``).
+    end ``G_ema`` is saved to ``out_dir/generator.pt`` (load it with ``helpers.stylegan2.generator.load_generator``).
     """
     if config.threads:
         torch.set_num_threads(config.threads)

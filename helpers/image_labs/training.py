@@ -6,9 +6,9 @@ noise batch and returns scalar tensors: ``d_loss`` and ``g_loss``, and usually `
 discriminator probabilities of real and generated images). Every value is logged per step and averaged per
 epoch. The generator sees Gaussian noise of shape ``(batch, z_dim)``.
 
-It shares the checkpoint helpers (:mod:`helpers.checkpoint`), the result type (:class:`TrainResult`) and the
-sliced Wasserstein distance (:class:`helpers.metrics.SWDTracker`) with the DCGAN loop of
-:mod:`helpers.gan_training`; it differs in counting epochs (one shuffled pass over the data) rather than
+It shares the checkpoint helpers (:mod:`helpers.core.checkpoint`), the result type (:class:`TrainResult`) and the
+sliced Wasserstein distance (:class:`helpers.core.metrics.SWDTracker`) with the DCGAN loop of
+:mod:`helpers.dcgan.training`; it differs in counting epochs (one shuffled pass over the data) rather than
 iterations, and in the loss, which lives entirely in ``step_fn``.
 """
 
@@ -25,22 +25,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import (
-    check_resumable,
-    load_checkpoint,
-    restore_rng_state,
-    rng_state,
-    save_checkpoint,
-)
-from helpers.gan_training import TrainResult
-from helpers.metrics import SWDTracker
-from helpers.plotting import plot_curves, save_gif, save_grid
-from helpers.runtime import fast_mode, pick_device, seed_everything
+from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.metrics import SWDTracker
+from helpers.core.plotting import plot_curves, save_gif, save_grid
+from helpers.core.run import TrainResult
+from helpers.core.runtime import fast_mode, pick_device, seed_everything
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
 RESUMABLE_FIELDS = ("epochs", "sample_epochs", "checkpoint_every", "log_every", "out_dir", "device", "progress")
 NUM_FIXED_SAMPLES = 64
-
 StepFn = Callable[..., dict[str, torch.Tensor]]
 
 

@@ -28,19 +28,22 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from helpers.emoji_data import DEFAULT_NPZ_PATH, _image_files, split_indices
-from helpers.runtime import KIT_ROOT
+from helpers.core.emoji_data import DEFAULT_NPZ_PATH, image_files, split_indices
+from helpers.core.runtime import KIT_ROOT
 
 DEFAULT_ROOT = KIT_ROOT / "build" / "datasets"
 MAX_DIGIT_IMAGES = 5000
 DOWNLOAD_TIMEOUT_S = 30
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
+
 # Emoji faces: every "... FACE" character except clocks, moons, suns, animals and hand gestures,
 # and the people shown as a head and shoulders.
 _NOT_FACES = {"CLOCK", "MOON", "SUN", "WIND", "MOUSE", "COW", "TIGER", "HORSE", "MONKEY", "DOG", "PIG", "FROG",
               "HAMSTER", "WOLF", "BEAR", "PANDA", "LION", "UNICORN", "FOX", "GIRAFFE", "ZEBRA", "RABBIT",
               "DRAGON", "CAT", "MASSAGE", "PALM", "GESTURE", "PERSON"}
+
+
 _PEOPLE = ("BABY", "BOY", "GIRL", "CHILD", "MAN", "WOMAN", "ADULT", "OLDER MAN", "OLDER WOMAN", "OLDER ADULT",
            "PRINCE", "PRINCESS", "PERSON WITH BLOND HAIR", "MAN WITH GUA PI MAO", "MAN WITH TURBAN",
            "BEARDED PERSON", "PERSON WITH HEADSCARF", "PERSON WITH CROWN", "BABY ANGEL")
@@ -97,11 +100,6 @@ def _pad_to(images: torch.Tensor, image_size: int) -> torch.Tensor:
         raise ValueError(f"digits come as 28x28 or 32x32 images, got image_size={image_size!r}")
     pad = (image_size - images.shape[-1]) // 2
     return F.pad(images, (pad, pad, pad, pad), value=-1.0) if pad else images
-
-
-# --------------------------------------------------------------------------------------------
-# Digits
-# --------------------------------------------------------------------------------------------
 
 
 def offline_digits(train: bool = True, test_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,11 +170,6 @@ def load_digits(
                                f"{len(images)} {split} images of {which} from {origin}"), verbose)
 
 
-# --------------------------------------------------------------------------------------------
-# Image folders
-# --------------------------------------------------------------------------------------------
-
-
 def _square(image: Image.Image) -> Image.Image:
     """The centred square crop of an image."""
     side = min(image.size)
@@ -201,7 +194,7 @@ def load_image_folder(
         raise FileNotFoundError(f"image folder {folder} does not exist (or is not a folder)")
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4:
         raise ValueError(f"image_size must be an int of at least 4, got {image_size!r}")
-    files = _image_files(folder)[:max_images]
+    files = image_files(folder)[:max_images]
     if not files:
         raise ValueError(f"image folder {folder} contains no .png/.jpg images")
     arrays = []
@@ -218,11 +211,6 @@ def load_image_folder(
         return images, None, []
     labels = torch.tensor([class_names.index(p) for p in parents], dtype=torch.long)
     return images, labels, class_names
-
-
-# --------------------------------------------------------------------------------------------
-# CIFAR-10
-# --------------------------------------------------------------------------------------------
 
 
 def _emojis(split: str, image_size: int, names: tuple[str, ...] | None = None) -> torch.Tensor:
@@ -288,11 +276,6 @@ def load_cifar10(
     split = "train" if train else "test"
     return _announce(ImageData(images, labels, source, f"{len(images)} {split} images (32x32) from {origin}"),
                      verbose)
-
-
-# --------------------------------------------------------------------------------------------
-# Faces
-# --------------------------------------------------------------------------------------------
 
 
 def emoji_face_names(names: np.ndarray | list[str]) -> list[str]:

@@ -8,9 +8,9 @@ It gives two numbers for a batch of generated digits:
   digits (the FID recipe of Heusel et al., 2017, with this network in place of Inception); lower is better.
 
 The network is trained on scikit-learn's handwritten digits in MNIST's layout
-(:func:`helpers.image_gan_data.offline_digits`), with small random shifts, rotations and scalings so that it
+(:func:`helpers.image_labs.data.offline_digits`), with small random shifts, rotations and scalings so that it
 also reads MNIST digits. Its weights ship as ``data/digit_classifier.pt`` (rebuilt with
-``python -m helpers.digit_classifier``); without that file it trains on first use (a minute on a CPU) and
+``python -m helpers.image_labs.digit_classifier``); without that file it trains on first use (a minute on a CPU) and
 caches the weights under ``build/``.
 """
 
@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.runtime import DATA_DIR, KIT_ROOT, seed_everything
+from helpers.core.runtime import DATA_DIR, KIT_ROOT, seed_everything
+from helpers.image_labs.data import offline_digits
 
 SHIPPED_WEIGHTS = DATA_DIR / "digit_classifier.pt"
 CACHED_WEIGHTS = KIT_ROOT / "build" / "digit_classifier.pt"
@@ -78,8 +79,6 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def train_digit_classifier(epochs: int = 40, seed: int = 0, progress: bool = True,
                            ) -> tuple[DigitClassifier, float]:
     """Train a :class:`DigitClassifier` on the offline digits; returns it (in eval mode) and its test accuracy."""
-    from helpers.image_gan_data import offline_digits
-
     generator = seed_everything(seed)
     train_x, train_y = offline_digits(train=True)
     test_x, test_y = offline_digits(train=False)
@@ -174,7 +173,7 @@ def digit_quality(
 
 
 def main() -> None:
-    """Train the classifier and write the shipped weights (``python -m helpers.digit_classifier [path]``)."""
+    """Train the classifier and write the shipped weights (``python -m helpers.image_labs.digit_classifier [path]``)."""
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else SHIPPED_WEIGHTS
     model, accuracy = train_digit_classifier()
     # float16 halves the file; the weights are cast back to float32 on loading.

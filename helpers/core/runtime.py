@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = KIT_ROOT / "data"
 
 

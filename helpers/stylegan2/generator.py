@@ -40,10 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.runtime import DATA_DIR
+from helpers.core.runtime import DATA_DIR
 
 BUNDLED_GENERATOR = DATA_DIR / "stylegan2_emoji32.pt"
 NOISE_MODES = ("random", "const", "none")
+
 
 # Activation functions and the gains that keep the activations' scale (as in the official bias_act).
 ACTIVATIONS = {
@@ -57,9 +58,6 @@ ACTIVATIONS = {
     "softplus": (F.softplus, 1.0),
     "swish": (lambda x: torch.sigmoid(x) * x, math.sqrt(2)),
 }
-
-
-# --- Low-level operations ----------------------------------------------------------------------------
 
 
 def setup_filter(taps: list[float] | tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
@@ -174,9 +172,6 @@ def modulated_conv2d(
                         groups=batch_size)
     x = x.reshape(batch_size, -1, *x.shape[2:])
     return x + noise if noise is not None else x
-
-
-# --- Layers and networks -------------------------------------------------------------------------------
 
 
 def _check_activation(activation: str) -> None:
@@ -447,9 +442,6 @@ def _check_matrix(x: Any, dim: int, name: str) -> None:
         raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
 
 
-# --- Saving and loading --------------------------------------------------------------------------------
-
-
 def save_generator(G: Generator, path: str | Path) -> Path:
     """Save ``G``'s constructor arguments and state dict (float32) in one small ``torch.save`` file."""
     path = Path(path)
@@ -466,14 +458,14 @@ def load_generator(path: str | Path, device: torch.device | str | None = None) -
         raise FileNotFoundError(f"no generator file at {path}")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(saved, dict) or set(saved) != {"init_kwargs", "state_dict"}:
-        raise ValueError(f"{path} is not a generator saved by helpers.stylegan2.save_generator")
+        raise ValueError(f"{path} is not a generator saved by helpers.stylegan2.generator.save_generator")
     G = Generator(**saved["init_kwargs"])
     G.load_state_dict(saved["state_dict"])
     return G.eval().requires_grad_(False).to(device or "cpu")
 
 
 def load_bundled_generator(device: torch.device | str | None = None) -> Generator:
-    """The small 32x32 emoji generator shipped with the kit (trained by ``helpers.stylegan2_training``)."""
+    """The small 32x32 emoji generator shipped with the kit (trained by ``helpers.stylegan2.training``)."""
     return load_generator(BUNDLED_GENERATOR, device)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +18,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.checkpoint import (
-    check_resumable,
-    load_checkpoint,
-    restore_rng_state,
-    rng_state,
-    save_checkpoint,
-)
-from helpers.dcgan import DCDiscriminator, sample_noise
-from helpers.emoji_data import TensorSampler
-from helpers.metrics import SWDTracker
-from helpers.plotting import plot_curves, save_gif, save_grid
-from helpers.runtime import fast_mode, pick_device, seed_everything
+from helpers.core.averaging import recalibrate_batchnorm, update_ema
+from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.layers import DCDiscriminator
+from helpers.core.metrics import SWDTracker
+from helpers.core.plotting import plot_curves, save_gif, save_grid
+from helpers.core.run import TrainResult
+from helpers.core.runtime import fast_mode, pick_device, seed_everything
+from helpers.core.samplers import TensorSampler
+from helpers.core.schedules import lr_scale
+from helpers.dcgan.models import sample_noise
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
 RESUMABLE_FIELDS = ("train_iters", "sample_every", "checkpoint_every", "out_dir", "device", "progress")
 # Noise batches over which the averaged generator's BatchNorm statistics are measured before it is sampled.
 BN_CALIBRATION_BATCHES = 16
-
 TrainingIteration = Callable[..., dict[str, torch.Tensor]]
 
 
@@ -101,24 +98,6 @@ class DCGANConfig:
         """A few iterations only: for autograding and the end-to-end smoke run."""
         base = cls.cpu_preset(train_iters=6, lr_decay_start=1.0, sample_every=3, checkpoint_every=3)
         return base.replace(**changes)
-
-
-@dataclass
-class TrainResult:
-    """What a run leaves behind: the models, the history, and the files it wrote."""
-
-    generator: nn.Module  # the one to sample from: the moving average of G when ema_decay > 0
-    discriminator: nn.Module
-    history: dict[str, list[tuple[int, float]]]
-    out_dir: Path
-    sample_paths: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def samples_at(self, iteration: int) -> Path:
-        """The saved sample grid closest to ``iteration``."""
-        if not self.sample_paths:
-            raise ValueError("this run saved no samples")
-        return min(self.sample_paths, key=lambda p: abs(int(p.stem.split("-")[-1]) - iteration))
 
 
 def _to_device(module: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
@@ -260,42 +239,6 @@ def train_dcgan(
         save_gif(sample_paths, out_dir / "samples.gif")
     return TrainResult(G_ema if G_ema is not None else G, D, history, out_dir, sample_paths,
                        time.perf_counter() - began)
-
-
-def lr_scale(step: int, total: int, decay_start: float) -> float:
-    """The learning-rate factor at ``step`` (0-based) of ``total``: 1 until ``decay_start * total``, then linear
-    to 0 at ``total``."""
-    begin = decay_start * total
-    if step < begin or total <= begin:
-        return 1.0
-    return max(0.0, (total - step) / (total - begin))
-
-
-@torch.no_grad()
-def update_ema(averaged: nn.Module, model: nn.Module, beta: float) -> None:
-    """``averaged <- beta * averaged + (1 - beta) * model`` for the weights; buffers (BatchNorm) are copied."""
-    torch._foreach_lerp_(list(averaged.parameters()), list(model.parameters()), 1.0 - beta)
-    for mine, theirs in zip(averaged.buffers(), model.buffers()):
-        mine.copy_(theirs)
-
-
-def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> None:
-    """Replace the running statistics of every BatchNorm layer in ``model`` by their exact average over the
-    forward passes of ``batches`` ("precise BN"); weights are untouched and the model is left in eval mode."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # None: a cumulative average over the batches
-    model.train()
-    with torch.no_grad():
-        for batch in batches:
-            model(batch)
-    for m, momentum in zip(norms, momenta):
-        m.momentum = momentum
-    model.eval()
 
 
 def notebook_config(**changes: Any) -> DCGANConfig:
