@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -74,19 +75,26 @@ def run_nbgrader(args: list[str], root: Path, timeout: float | None = None,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` in the course directory and return the finished process (output captured).
 
-    On ``timeout`` the whole process group (nbgrader and the kernel it started) is killed and
-    ``subprocess.TimeoutExpired`` is raised.
+    On ``timeout`` the whole process group (nbgrader and what it started in its group) is killed and
+    ``subprocess.TimeoutExpired`` is raised. Output goes to files, not pipes: a process that outlives nbgrader
+    (a kernel in its own session, something it forked) and still holds them cannot make this wait.
+    Sandboxed kernels are killed by the caller (:func:`autograder.sandbox.kill_recorded`).
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    with subprocess.Popen(cmd, cwd=root, env={**nbgrader_env(), **(env or {})}, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=root, env={**nbgrader_env(), **(env or {})}, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+            proc.wait(timeout=timeout)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of nbgrader's group, timed out or not
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
 
 
 def generate_assignments(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> list[Path]:

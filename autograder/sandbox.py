@@ -1,19 +1,27 @@
-"""The grading kernel's launcher: limits and isolation for student code, then the ordinary IPython kernel.
+"""The grading sandbox: limits and isolation for student code, then the IPython kernel (or another command).
 
 nbgrader starts the kernel through the course's kernel spec (see :func:`write_kernel_spec`), whose command is
-``python -m autograder.sandbox -f {connection_file} ...``. Before it becomes the IPython kernel this process:
+``python -m autograder.sandbox -f {connection_file} ...``; the verification run (:mod:`autograder.verify`) starts
+``python -m autograder.sandbox --exec -- python -c ...`` the same way. Before it becomes that program this process:
 
 1. sets resource limits: memory (``RLIMIT_DATA``), size of files written (``RLIMIT_FSIZE``), no core dumps;
-2. where the machine allows it (root, or unprivileged user namespaces), enters new mount and network namespaces:
-   no network at all (the kernel talks to nbgrader over Unix sockets), and the paths in ``KIT_SANDBOX_HIDE``
-   (the course directory with source notebooks, hidden tests and gradebook, the kit's notebooks, tests and
-   autograder) are covered by empty read-only folders, the files in ``KIT_SANDBOX_BLANK`` (the worker's gradebook)
-   by an empty file; then it enters one more user namespace, which locks those mounts: student code cannot undo
-   them, even as "root" inside;
-3. starts the kernel with guards run before any student code (:data:`KERNEL_GUARD`): ``os._exit`` raises
+2. where the machine allows it (root, or unprivileged user namespaces), enters a new PID namespace and forks:
+   the child is process 1 of that namespace, so when it ends the kernel ends every process it started (a
+   double fork included), it sees no process outside, and it dies with this launcher (``PR_SET_PDEATHSIG``).
+   The launcher records the child's PID in ``KIT_SANDBOX_PIDS`` so the grader can kill the whole namespace from
+   outside (:func:`kill_recorded`), whatever the student's code did to its parent;
+3. the child enters new mount and network namespaces: no network at all (the kernel talks to nbgrader over Unix
+   sockets); the paths in ``KIT_SANDBOX_HIDE`` (the course directory with source notebooks, hidden tests and
+   gradebook, the kit's notebooks, tests and autograder) are covered by empty read-only folders and the files in
+   ``KIT_SANDBOX_BLANK`` (the worker's gradebook) by an empty file; every mount is made read-only; ``/tmp``,
+   ``/var/tmp`` and ``/dev/shm`` are private empty tmpfs; only the working directory and the folders in
+   ``KIT_SANDBOX_WRITABLE`` (the kernel's socket folder) stay writable; ``/proc`` shows the new PID namespace
+   only. One more user namespace then locks those mounts: student code cannot undo them, even as "root" inside;
+4. the kernel starts with guards run before any student code (:data:`KERNEL_GUARD`): ``os._exit`` raises
    ``SystemExit`` instead of killing the kernel, a cell's output is cut after ``KIT_SANDBOX_MAX_OUTPUT``
    characters, and before each test cell every function of ``builtins``, ``torch``, ``numpy`` and ``math`` that
-   student code replaced is put back, so tests cannot be fooled by monkey-patching.
+   student code replaced is put back. Those guards run inside the student's kernel, so they are not what the
+   verdict rests on: :mod:`autograder.verify` re-runs the tests in a fresh sandboxed process.
 
 What is not isolated is written in the README ("What grading isolates").
 """
@@ -24,12 +32,22 @@ import ctypes
 import json
 import os
 import resource
+import signal
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 1, 4096, 16384, 1 << 18
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_NOATIME, MS_NODIRATIME, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 16384, 1 << 18, 1 << 21
+PR_SET_PDEATHSIG = 1
+# statvfs flags -> the mount flags a read-only remount must keep (a user namespace may not drop locked ones)
+KEPT_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+              (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 
+KIT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MEMORY_BYTES = 6 * 2**30
 DEFAULT_FILE_BYTES = 2**30
 DEFAULT_MAX_OUTPUT = 200_000
@@ -138,21 +156,146 @@ def _enter_user_namespace(extra_flags: int) -> None:
     _write("/proc/self/gid_map", f"0 {gid} 1")
 
 
-def isolate(hide: list[str], blank: list[str]) -> None:
-    """Enter new network and mount namespaces, hide ``hide`` and ``blank``, and lock those mounts."""
+def _unshare(flags: int) -> None:
+    """unshare ``flags``: directly as root, else inside a new user namespace."""
     if os.geteuid() == 0:
-        _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+        _check(_libc().unshare(flags), "unshare")
     else:
-        _enter_user_namespace(CLONE_NEWNS | CLONE_NEWNET)
+        _enter_user_namespace(flags)
+
+
+def _mount_points() -> list[str]:
+    """Every mount point this mount namespace sees, parents before children."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].encode().decode("unicode_escape")  # "\040" for a space
+        points.append(point)
+    return sorted(set(points), key=lambda p: (p.count("/"), p))
+
+
+def _make_read_only(point: str) -> None:
+    kept = 0
+    try:
+        flags = os.statvfs(point).f_flag
+        kept = sum(ms for st, ms in KEPT_FLAGS if flags & st)
+    except OSError:
+        pass
+    _mount(None, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | kept)
+
+
+def _hold(folders: list[str]) -> dict[str, int]:
+    """Open folders by handle: they may lie under /tmp, which is about to be covered."""
+    unique = dict.fromkeys(os.path.realpath(p) for p in folders)
+    return {f: os.open(f, os.O_PATH | os.O_DIRECTORY) for f in unique if os.path.isdir(f) and f != "/"}
+
+
+def _under_private_tmp(folder: str) -> bool:
+    return any(folder == t or folder.startswith(t + "/") for t in PRIVATE_TMP)
+
+
+def _make_writable(point: str) -> None:
+    flags = os.statvfs(point).f_flag
+    _mount(None, point, None, MS_BIND | MS_REMOUNT | sum(ms for st, ms in KEPT_FLAGS if flags & st))
+
+
+def confine_files(hide: list[str], blank: list[str], writable: list[str], readable: list[str],
+                  keep_files: list[str]) -> list[str]:
+    """In a new mount namespace: hide, blank, make everything read-only but ``writable``; private /tmp.
+
+    ``readable`` folders (the kit, the virtual environment) stay visible, read-only, where a private /tmp would
+    cover them; ``keep_files`` (the kernel's connection file) are copied into the new view if it would lose them.
+    Returns the mount points that could not be made read-only (none on a normal machine).
+    """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    kept_content = {}
+    for file in keep_files:
+        try:
+            kept_content[file] = Path(file).read_bytes()
+        except OSError:
+            pass
+    handles = _hold(writable)
+    shown = {f: h for f, h in _hold([r for r in readable if _under_private_tmp(os.path.realpath(r))]).items()
+             if not any(f.startswith(o + "/") for o in readable if o != f and _under_private_tmp(o))}
     for folder in hide:
         if os.path.isdir(folder):
             _mount("tmpfs", folder, "tmpfs", MS_RDONLY, "size=4k,mode=555")
     for file in blank:
         if os.path.isfile(file):
             _mount("/dev/null", file, None, MS_BIND)
-    # A new user namespace owns a new copy of the mount namespace, in which the mounts above are locked.
-    _enter_user_namespace(CLONE_NEWNS)
+    failed = []
+    for point in _mount_points():
+        if point == "/proc" or point.startswith("/proc/"):
+            continue  # replaced below by this PID namespace's own /proc
+        try:
+            _make_read_only(point)
+        except OSError:
+            if point == "/":
+                raise
+            failed.append(point)
+    for folder in PRIVATE_TMP:
+        if os.path.isdir(folder):
+            _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=2g,mode=1777")
+    for folder, handle in shown.items():  # the hidden folders inside them stay hidden (a recursive bind)
+        os.makedirs(folder, exist_ok=True)
+        _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND | MS_REC)
+        _make_read_only(folder)
+        os.close(handle)
+    for folder, handle in handles.items():
+        os.makedirs(folder, exist_ok=True)  # a no-op unless the folder was under a private tmpfs
+        _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND)
+        _make_writable(folder)  # a bind mount keeps its source's read-only flag
+        os.close(handle)
+    for file, content in kept_content.items():
+        if not os.path.exists(file):
+            os.makedirs(os.path.dirname(file), exist_ok=True)
+            Path(file).write_bytes(content)
+    return failed
+
+
+def _record(pids_dir: str, child: int) -> None:
+    """Note the namespace's first process (PID and start time, against PID reuse) for :func:`kill_recorded`."""
+    try:
+        start = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        Path(pids_dir, f"{os.getpid()}.pid").write_text(f"{child} {start}\n")
+    except OSError:
+        pass
+
+
+def _supervise(child: int, pids_dir: str | None) -> None:
+    """The launcher's part after the fork: forward signals to the namespace and end with its exit status."""
+    if pids_dir:
+        _record(pids_dir, child)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, lambda number, frame: os.kill(child, number))
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+    if pids_dir:
+        Path(pids_dir, f"{os.getpid()}.pid").unlink(missing_ok=True)
+    os._exit(os.waitstatus_to_exitcode(status) % 256)
+
+
+def kill_recorded(pids_dir: Path) -> int:
+    """Kill every sandbox recorded in ``pids_dir`` (its whole PID namespace with it); returns how many."""
+    killed = 0
+    for record in Path(pids_dir).glob("*.pid"):
+        try:
+            child, start = record.read_text().split()
+            stat = Path(f"/proc/{child}/stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[19] == start:
+                os.kill(int(child), signal.SIGKILL)  # process 1 of the namespace: every process in it dies
+                killed += 1
+            launcher = int(record.stem)
+            os.kill(launcher, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        record.unlink(missing_ok=True)
+    return killed
 
 
 def set_limits(memory_bytes: int, file_bytes: int) -> None:
@@ -174,25 +317,89 @@ def write_kernel_spec(jupyter_dir: Path) -> Path:
     return spec_dir
 
 
+def _connection_file(argv: list[str]) -> tuple[str | None, str | None]:
+    """The kernel's connection file (``-f PATH``) and, for Unix-socket transport, the sockets' folder."""
+    if "-f" not in argv or argv.index("-f") + 1 >= len(argv):
+        return None, None
+    path = argv[argv.index("-f") + 1]
+    try:
+        info = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return path, None
+    return path, (os.path.dirname(info["ip"]) if info.get("transport") == "ipc" else None)
+
+
+def _split(env: os._Environ | dict, name: str) -> list[str]:
+    return [p for p in env.get(name, "").split(os.pathsep) if p]
+
+
+def isolate(argv: list[str]) -> str:
+    """Steps 2 and 3 of the module's description; returns the sandbox status. Only the child returns."""
+    env = os.environ
+    _unshare(CLONE_NEWPID)
+    launcher = os.getpid()
+    child = os.fork()
+    if child:
+        _supervise(child, env.get("KIT_SANDBOX_PIDS"))
+    # Process 1 of the new PID namespace, in a session of its own (a kill(0) from student code stays inside).
+    os.setsid()
+    _check(_libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+    if os.getppid() not in (0, launcher):  # the launcher died before PR_SET_PDEATHSIG took effect
+        os._exit(1)
+    _unshare(CLONE_NEWNS | CLONE_NEWNET)
+    connection, sockets = _connection_file(argv)
+    cwd = os.getcwd()
+    writable = [cwd, *_split(env, "KIT_SANDBOX_WRITABLE"), *([sockets] if sockets else [])]
+    readable = [str(KIT_ROOT), sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                *_split(env, "PYTHONPATH")]
+    failed = confine_files(_split(env, "KIT_SANDBOX_HIDE"), _split(env, "KIT_SANDBOX_BLANK"), writable, readable,
+                           [connection] if connection else [])
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # A new user namespace owns a new copy of the mount namespace, in which the mounts above are locked.
+    _enter_user_namespace(CLONE_NEWNS)
+    os.chdir(cwd)  # onto the writable bind mount (the old working directory lies on a now read-only mount)
+    home = "/tmp/home"
+    os.makedirs(home, exist_ok=True)
+    for name, value in (("HOME", home), ("TMPDIR", "/tmp"), ("IPYTHONDIR", f"{home}/.ipython"),
+                        ("MPLCONFIGDIR", f"{home}/.matplotlib"), ("XDG_CACHE_HOME", f"{home}/.cache")):
+        os.environ[name] = value
+    return "isolated" + (f" (not read-only: {', '.join(failed)})" if failed else "")
+
+
 def main(argv: list[str]) -> None:
     env = os.environ
     set_limits(int(env.get("KIT_SANDBOX_MEMORY_BYTES", DEFAULT_MEMORY_BYTES)),
                int(env.get("KIT_SANDBOX_FILE_BYTES", DEFAULT_FILE_BYTES)))
-    hide = [p for p in env.get("KIT_SANDBOX_HIDE", "").split(os.pathsep) if p]
-    blank = [p for p in env.get("KIT_SANDBOX_BLANK", "").split(os.pathsep) if p]
-    status = "isolated"
+    if argv[:1] == ["--exec"]:
+        command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+    else:
+        command = [sys.executable, "-m", "ipykernel_launcher", *argv, f"--IPKernelApp.exec_lines={KERNEL_GUARD}"]
     if env.get("KIT_SANDBOX_ISOLATE", "1") != "0":
         try:
-            isolate(hide, blank)
+            status = isolate(argv)
         except OSError as exc:  # no namespaces on this machine: limits and guards only
             status = f"not isolated ({exc})"
     else:
         status = "not isolated (KIT_SANDBOX_ISOLATE=0)"
     os.environ["KIT_SANDBOX_STATUS"] = status
-    for name in ("KIT_SANDBOX_HIDE", "KIT_SANDBOX_BLANK"):
+    for name in ("KIT_SANDBOX_HIDE", "KIT_SANDBOX_BLANK", "KIT_SANDBOX_WRITABLE", "KIT_SANDBOX_PIDS"):
         os.environ.pop(name, None)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv,
-                              f"--IPKernelApp.exec_lines={KERNEL_GUARD}"])
+    os.execv(command[0], command)
+
+
+def probe(timeout: float = 60) -> str:
+    """The status a sandbox gets on this machine ("isolated", or "not isolated (why)"), for the grade report."""
+    code = "import os; print(os.environ.get('KIT_SANDBOX_STATUS', 'unknown'))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(KIT_ROOT), os.environ.get("PYTHONPATH"))
+                                                       if p)}
+    try:
+        with tempfile.TemporaryDirectory(prefix="kit-sandbox-probe-") as scratch:
+            proc = subprocess.run([sys.executable, "-m", "autograder.sandbox", "--exec", "--", sys.executable, "-c",
+                                   code], capture_output=True, text=True, timeout=timeout, env=env, cwd=scratch)
+    except subprocess.TimeoutExpired:
+        return "not isolated (the sandbox probe timed out)"
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if proc.returncode == 0 and lines else f"not isolated (probe failed: {proc.stderr[-200:]})"
 
 
 if __name__ == "__main__":
