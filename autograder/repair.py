@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-MARKER_RE = re.compile(r"^(?:#\| kit: |<!-- kit: )([A-Za-z0-9_\-]+)(?: -->)?\s*$", re.M)
+from helpers.core.notebook_format import BEGIN_SOLUTION, END_SOLUTION, MARKER_RE, cell_source, grade_id, marker_line
 
 
 class SubmissionError(ValueError):
     """A file that cannot be graded at all (not a notebook)."""
-
-
-def marker_line(cell_type: str, grade_id: str) -> str:
-    """The marker the release writes as the first line of a graded cell."""
-    return f"<!-- kit: {grade_id} -->" if cell_type == "markdown" else f"#| kit: {grade_id}"
 
 
 def add_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -38,9 +32,9 @@ def add_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if not (meta.get("solution") or meta.get("grade")) or MARKER_RE.search(cell.source):
             continue
         marker = marker_line(cell.cell_type, meta["grade_id"])
-        if cell.cell_type == "markdown" and "### BEGIN SOLUTION" not in cell.source:
+        if cell.cell_type == "markdown" and BEGIN_SOLUTION not in cell.source:
             # A markdown answer is replaced whole by the release; a solution region keeps the marker outside it.
-            cell.source = f"{marker}\n### BEGIN SOLUTION\n{cell.source}\n### END SOLUTION"
+            cell.source = f"{marker}\n{BEGIN_SOLUTION}\n{cell.source}\n{END_SOLUTION}"
         else:
             cell.source = f"{marker}\n{cell.source}"
     return nb
@@ -48,16 +42,6 @@ def add_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def _normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
-
-
-def _grade_id(cell: dict) -> str | None:
-    meta = cell.get("metadata", {})
-    return meta.get("nbgrader", {}).get("grade_id") if isinstance(meta, dict) else None
 
 
 def read_notebook_json(path: Path) -> dict:
@@ -96,9 +80,9 @@ def match_cells(submission: dict, release: nbformat.NotebookNode) -> Matching:
     for index, cell in enumerate(submission["cells"]):
         if not isinstance(cell, dict):
             continue
-        source = _source(cell)
+        source = cell_source(cell)
         marker = MARKER_RE.search(source)
-        candidates = [_grade_id(cell), marker.group(1) if marker else None, by_cell_id.get(cell.get("id")),
+        candidates = [grade_id(cell), marker.group(1) if marker else None, by_cell_id.get(cell.get("id")),
                       by_content.get(_normalise(source))]
         gid = next((g for g in candidates if g in graded), None)
         if gid is not None:
@@ -134,7 +118,7 @@ def repair_notebook(submission: dict, release: nbformat.NotebookNode) -> tuple[n
             gid = duplicate_of[index]
             if release_cells[gid].metadata["nbgrader"].get("solution"):
                 cell["metadata"].pop("nbgrader", None)  # an older copy of an answer: kept, but not graded
-                cell["source"] = MARKER_RE.sub("", _source(cell), count=1).lstrip("\n")
+                cell["source"] = MARKER_RE.sub("", cell_source(cell), count=1).lstrip("\n")
                 groups[-1][1].append(cell)
                 log.append(f"duplicate of graded cell '{gid}' kept as an ungraded cell")
             else:
@@ -170,7 +154,7 @@ def repair_notebook(submission: dict, release: nbformat.NotebookNode) -> tuple[n
     for _, group in groups:
         for cell in group:
             kind = cell.get("cell_type")
-            source = _source(cell)
+            source = cell_source(cell)
             meta = cell.get("metadata", {})
             if kind == "code":
                 new = nbformat.v4.new_code_cell(source, metadata=meta)

@@ -32,6 +32,15 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from helpers.core.notebook_format import (
+    BEGIN_HIDDEN_TESTS,
+    CODE_MARKER_RE,
+    OUT_RE,
+    OUTPUTS_DIR,
+    SOLUTION_LINE_RE,
+    cell_source,
+    is_test_id,
+)
 from helpers.core.runtime import KIT_ROOT, is_grading
 
 TEMPLATE = KIT_ROOT / "writeup_template.tex"
@@ -39,12 +48,6 @@ WRITEUP_NAME = "writeup.tex"
 ZIP_NAME = "writeup-overleaf.zip"
 BUILD_DIR = ".writeup-build"  # latexmk's auxiliary files, inside the run folder
 MONTAGE_FRAMES = 5
-# A graded cell of a release notebook starts with this marker line (see autograder/repair.py): it survives an
-# editor that strips cell metadata.
-MARKER_RE = re.compile(r"^#\| kit: ([A-Za-z0-9_\-]+)\s*$")
-SOLUTION_LINE_RE = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
-# Every notebook's imports cell sets OUT = "outputs/<notebook>": that names the notebook, whatever its file name.
-OUT_RE = re.compile(r"""^\s*OUT\s*=\s*f?["']outputs/([A-Za-z0-9_\-]+)/?["']""", re.M)
 DEFINITION_RE = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
 SERIES_RE = re.compile(r"^([A-Za-z_]+)-(\d+)\.png$")  # sample-000200.png, frame-000010.png
 # What goes into the Overleaf zip from outputs/: figures and the extracted code, not checkpoints or GIFs.
@@ -74,16 +77,11 @@ def read_notebook(path: str | Path) -> dict:
     return nb
 
 
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
 def notebook_name(nb: dict, path: str | Path | None = None) -> str:
     """The notebook's name, from the ``OUT = "outputs/<name>"`` line of its imports cell."""
     for cell in nb["cells"]:
         if cell.get("cell_type") == "code":
-            match = OUT_RE.search(_source(cell))
+            match = OUT_RE.search(cell_source(cell))
             if match:
                 return match.group(1)
     where = f" {path}" if path else ""
@@ -101,9 +99,9 @@ def _graded_id(cell: dict) -> str | None:
     meta = cell.get("metadata", {}).get("nbgrader")
     if isinstance(meta, dict) and "solution" in meta:
         return meta.get("grade_id") if meta.get("solution") else None
-    lines = _source(cell).lstrip().splitlines()
-    match = MARKER_RE.match(lines[0]) if lines else None
-    if not match or match.group(1).startswith("test") or "### BEGIN HIDDEN TESTS" in _source(cell):
+    lines = cell_source(cell).lstrip().splitlines()
+    match = CODE_MARKER_RE.match(lines[0]) if lines else None
+    if not match or is_test_id(match.group(1)) or BEGIN_HIDDEN_TESTS in cell_source(cell):
         return None
     return match.group(1)
 
@@ -115,7 +113,7 @@ def _clean_code(source: str) -> str:
     character is written as its Python escape (``\\u2192``), so no student's comment can break the build.
     """
     lines = [line.expandtabs(4).rstrip() for line in source.splitlines()
-             if not MARKER_RE.match(line) and not SOLUTION_LINE_RE.match(line)]
+             if not CODE_MARKER_RE.match(line) and not SOLUTION_LINE_RE.match(line)]
     text = "\n".join(lines).strip("\n")
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return "".join(c if c.isascii() and (c.isprintable() or c == "\n") else f"\\u{ord(c):04x}" for c in text)
@@ -127,7 +125,7 @@ def graded_code_cells(nb: dict) -> list[Listing]:
     for cell in nb["cells"]:
         grade_id = _graded_id(cell)
         if grade_id:
-            code = _clean_code(_source(cell))
+            code = _clean_code(cell_source(cell))
             found.pop(grade_id, None)  # a later copy replaces an earlier one and takes its place in the order
             found[grade_id] = Listing(grade_id, ", ".join(DEFINITION_RE.findall(code)), code)
     return list(found.values())
@@ -228,12 +226,12 @@ def gather(sources: list[Path], run_dir: Path) -> list[Path]:
     for source in sources:
         if not source.is_dir():
             raise FileNotFoundError(f"folder not found: {source}")
-        folders = [source] if (source / "outputs").is_dir() else sorted(p for p in source.iterdir()
-                                                                        if (p / "outputs").is_dir())
+        folders = [source] if (source / OUTPUTS_DIR).is_dir() else sorted(p for p in source.iterdir()
+                                                                        if (p / OUTPUTS_DIR).is_dir())
         if not folders:
             raise FileNotFoundError(f"no outputs/ folder in {source} or its sub-folders: run the notebooks first")
         for folder in folders:
-            for file in (folder / "outputs").rglob("*"):
+            for file in (folder / OUTPUTS_DIR).rglob("*"):
                 if file.is_file() and file.suffix.lower() in ZIP_SUFFIXES:
                     target = run_dir / file.relative_to(folder)
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -259,7 +257,7 @@ def prepare(run_dir: Path, notebooks: list[Path | dict] | None = None, template:
         notebooks = list(_notebooks_in(run_dir))
         if not notebooks and (current := colab_notebook()) is not None:
             notebooks = [current]
-    outputs = run_dir / "outputs"
+    outputs = run_dir / OUTPUTS_DIR
     for name, listings in extract_code(notebooks, outputs).items():
         print(f"{name}: code listings in {listings.parent}")
     if not notebooks and not list(outputs.glob("*/code/listings.tex")):
@@ -314,7 +312,7 @@ def overleaf_zip(run_dir: Path, target: Path | None = None) -> Path:
     target = Path(target) if target else run_dir / ZIP_NAME
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.write(writeup_tex, WRITEUP_NAME)
-        for file in sorted((run_dir / "outputs").rglob("*")):
+        for file in sorted((run_dir / OUTPUTS_DIR).rglob("*")):
             name = file.relative_to(run_dir).as_posix()
             if not file.is_file() or file.suffix.lower() not in ZIP_SUFFIXES:
                 continue
