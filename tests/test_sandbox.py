@@ -1,0 +1,143 @@
+"""The grading sandbox from outside: what student code can write, see and leave behind (autograder/sandbox.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.config import KIT_ROOT
+from autograder.sandbox import kill_recorded, probe
+
+ISOLATED = probe().startswith("isolated")
+pytestmark = pytest.mark.skipif(not ISOLATED, reason=f"no namespaces on this machine: {probe()}")
+
+
+def _sandboxed(code: str, cwd: Path, pids: Path, env: dict | None = None, wait: bool = True, **kwargs):
+    command = [sys.executable, "-m", "autograder.sandbox", "--exec", "--", sys.executable, "-c",
+               textwrap.dedent(code)]
+    full_env = {**os.environ, "PYTHONPATH": str(KIT_ROOT), "KIT_SANDBOX_PIDS": str(pids), **(env or {})}
+    proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return out
+
+
+@pytest.fixture
+def folders(tmp_path):
+    work, pids = tmp_path / "work", tmp_path / "pids"
+    work.mkdir()
+    pids.mkdir()
+    return work, pids
+
+
+def test_only_its_own_folder_and_a_private_tmp_are_writable(folders, tmp_path):
+    work, pids = folders
+    secret = tmp_path / "secret.txt"
+    secret.write_text("another student's file")
+    hidden = tmp_path / "course"
+    hidden.mkdir()
+    (hidden / "source.ipynb").write_text("solutions")
+    blank = tmp_path / "gradebook.db"
+    blank.write_text("grades")
+    out = _sandboxed(f"""
+        import os, sys
+        def attempt(path):
+            try:
+                with open(path, "w") as f:
+                    f.write("x")
+                return "wrote"
+            except OSError as exc:
+                return "refused"
+        print("helpers", attempt({str(KIT_ROOT / 'helpers' / 'sandbox_probe.py')!r}))
+        print("site", attempt(os.path.join(sys.prefix, "sandbox_probe.pth")))
+        print("own", attempt("own.txt"))
+        print("tmp", attempt("/tmp/scratch.txt"))
+        print("secret", os.path.exists({str(secret)!r}))
+        print("hidden", os.listdir({str(hidden)!r}) if os.path.isdir({str(hidden)!r}) else "gone")
+        print("pid", os.getpid(), "processes", len([p for p in os.listdir("/proc") if p.isdigit()]))
+        print("status", os.environ["KIT_SANDBOX_STATUS"])
+    """, work, pids, env={"KIT_SANDBOX_HIDE": str(hidden), "KIT_SANDBOX_BLANK": str(blank)})
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines["helpers"] == "refused" and lines["site"] == "refused"
+    assert lines["own"] == "wrote" and (work / "own.txt").read_text() == "x"
+    assert lines["tmp"] == "wrote" and not Path("/tmp/scratch.txt").exists()
+    assert lines["secret"] == "False", "the host's /tmp is not visible"
+    assert lines["hidden"] in ("[]", "gone")
+    assert lines["pid"] == "1 processes 1", "a PID namespace of its own"
+    assert lines["status"] == "isolated"
+    assert not (KIT_ROOT / "helpers" / "sandbox_probe.py").exists()
+
+
+def test_what_it_starts_dies_with_it(folders):
+    work, pids = folders
+    marker = f"sandbox-survivor-{os.getpid()}"
+    _sandboxed(f"""
+        import os, subprocess, sys
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)  # {marker}"], start_new_session=True)
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)  # {marker}"])
+            os._exit(0)
+        time_to_start = __import__("time").sleep(1)
+    """, work, pids)
+    time.sleep(0.5)
+    assert not _processes_with(marker)
+
+
+def test_killing_it_from_outside_ends_everything_and_nobody_waits(folders):
+    work, pids = folders
+    marker = f"sandbox-killed-{os.getpid()}"
+    proc = _sandboxed(f"""
+        import os, subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)  # {marker}"])
+        os.kill(os.getppid(), 9) if os.getppid() else None
+        time.sleep(300)
+    """, work, pids, wait=False, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list(pids.glob("*.pid")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    assert kill_recorded(pids) == 1
+    proc.wait(timeout=10)
+    time.sleep(0.5)
+    assert not _processes_with(marker)
+    assert not list(pids.glob("*.pid"))
+
+
+def test_its_parent_is_out_of_reach(folders):
+    work, pids = folders
+    out = _sandboxed("""
+        import os, signal
+        print("parent", os.getppid())
+        os.kill(os.getppid(), signal.SIGKILL)  # pid 0: its own group, whose first process ignores it
+        print("still here")
+    """, work, pids)
+    assert out.split() == ["parent", "0", "still", "here"]
+
+
+def test_without_namespaces_it_says_so(folders):
+    work, pids = folders
+    out = _sandboxed("import os; print(os.environ['KIT_SANDBOX_STATUS'])", work, pids,
+                     env={"KIT_SANDBOX_ISOLATE": "0"})
+    assert out.strip().startswith("not isolated")
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(pid)
+        except OSError:
+            pass
+    return found

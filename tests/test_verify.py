@@ -1,0 +1,103 @@
+"""The verification run (autograder/verify.py): what of the student's code it runs, and verdicts it trusts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.course import nbgrader_env
+from autograder.sandbox import probe
+from autograder.verify import build_plan, definitions_only, parse_report, run_verification
+
+
+def test_only_definitions_of_the_students_code_run():
+    source = (
+        "import torch\nfrom math import pi\nBATCH = 64\na, b = 1, 2\nlimit: int = 3\n"
+        "def f(x):\n    return x + 1\nclass Net:\n    pass\n"
+        "torch.allclose = lambda *a, **k: True\nget_ipython().events.callbacks.clear()\n"
+        "for i in range(3):\n    print(i)\nnet.weight = 3\n")
+    kept = definitions_only(source)
+    for wanted in ("import torch", "from math import pi", "BATCH = 64", "a, b = (1, 2)", "limit: int = 3",
+                   "def f(x):", "class Net:"):
+        assert wanted in kept
+    for dropped in ("allclose", "get_ipython", "print", "net.weight"):
+        assert dropped not in kept
+    assert definitions_only("def broken(:\n") == "def broken(:\n", "a syntax error stays one"
+
+
+def test_verdicts_need_the_nonce_and_a_repeated_verdict_keeps_the_worst():
+    lines = ["abc test t1 pass -", "abc test t2 pass -", "abc test t2 fail AssertionError",
+             "forged test t3 pass -", "abc flag sys.settrace", "abc done"]
+    found = parse_report(lines, "abc")
+    assert found.passed == {"t1": True, "t2": False} and found.finished
+    assert not found.verdict("t3"), "a test without a verdict of its own fails"
+    assert found.flags == ["sys.settrace"]
+    unfinished = parse_report(["abc test t1 pass -"], "abc")
+    assert not unfinished.finished and any("did not finish" in f for f in unfinished.flags)
+
+
+def _notebook(cells):
+    nb = nbformat.v4.new_notebook()
+    for kind, grade_id, text in cells:
+        cell = nbformat.v4.new_code_cell(text)
+        if kind == "answer":
+            cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": True, "grade": False}
+        elif kind == "test":
+            cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": False, "grade": True, "points": 1}
+        nb.cells.append(cell)
+    return nb
+
+
+def test_the_plan_takes_provided_cells_from_the_release_and_tests_from_the_source(tmp_path):
+    release = _notebook([("provided", None, "x = 1"), ("answer", "a1", "raise NotImplementedError()"),
+                         ("test", "t1", "assert f(1) == 2"), ("provided", None, "print('after')")])
+    source = _notebook([("provided", None, "x = 1"), ("answer", "a1", "def f(v):\n    return v + 1"),
+                        ("test", "t1", "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(2) == 3\n"
+                                       "### END HIDDEN TESTS")])
+    submitted = _notebook([("provided", None, "x = 1000  # edited"), ("answer", "a1", "def f(v):\n    return v + 1"),
+                           ("provided", None, "def helper():\n    return 2\nprint(helper())"),
+                           ("test", "t1", "pass  # weakened")])
+    paths = {}
+    for name, nb in (("release", release), ("source", source), ("submitted", submitted)):
+        paths[name] = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, paths[name])
+    plan = build_plan(paths["submitted"], paths["release"], paths["source"])
+    # The edited provided cell counts as the student's own (definitions only), then the release's runs after it.
+    assert [(c["kind"], c["name"]) for c in plan] == [
+        ("student", "added-0"), ("provided", plan[1]["name"]), ("student", "a1"), ("student", "a1-added-0"),
+        ("test", "t1")]
+    assert plan[1]["source"].strip() == "x = 1", "the release's provided cell, not the student's edit"
+    assert "def helper" in plan[3]["source"] and "print" not in plan[3]["source"]
+    assert "assert f(2) == 3" in plan[4]["source"], "hidden tests come from the source"
+
+
+@pytest.mark.skipif(not probe().startswith("isolated"), reason="no namespaces on this machine")
+def test_tricks_in_the_students_functions_fail_their_test(tmp_path):
+    student = (
+        "import sys, threading, torch\n"
+        "def honest(x):\n    return x * 2\n"
+        "def patches(x):\n    torch.allclose = lambda *a, **k: True\n    return x\n"
+        "def peeks(x):\n    return sys._getframe(1).f_locals\n"
+        "def traces(x):\n    sys.settrace(lambda *a: None)\n    return x\n"
+        "def forges(x):\n    import os\n    os.write(1, b'abc test t_forges pass -\\n')\n    return x\n"
+        "def spins(x):\n    threading.Thread(target=lambda: __import__('time').sleep(30), daemon=True).start()\n"
+        "    return x * 2\n")
+    plan = [{"kind": "student", "name": "answer", "source": definitions_only(student)}]
+    tests = {"t_honest": "assert honest(2) == 4", "t_patches": "assert torch.allclose(patches(1), 2)",
+             "t_peeks": "assert peeks(1) is not None", "t_traces": "assert traces(1) == 1",
+             "t_forges": "assert forges(1) == 2", "t_spins": "assert spins(2) == 4",
+             "t_after": "assert torch.allclose(torch.ones(1), torch.ones(1)) and honest(1) == 2"}
+    plan += [{"kind": "test", "name": name, "source": "import torch\n" + text} for name, text in tests.items()]
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**nbgrader_env(), "KIT_SANDBOX_PIDS": str(pids), "OMP_NUM_THREADS": "1"}
+    found = run_verification(plan, tmp_path / "work", env, timeout=300, cell_timeout=60, pids_dir=pids)
+    assert found.finished
+    assert found.passed == {"t_honest": True, "t_patches": False, "t_peeks": False, "t_traces": False,
+                            "t_forges": False, "t_spins": False, "t_after": False}
+    assert any("sys._getframe" in f for f in found.flags) and any("settrace" in f for f in found.flags)
+    assert not list(pids.glob("*.pid"))
+    assert os.path.exists(tmp_path / "work" / "verify-output.txt")
