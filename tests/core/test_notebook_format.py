@@ -85,5 +85,7 @@ def test_roles_from_metadata():
 
 
 def test_the_grading_kernel_uses_the_same_test_marker():
-    # autograder/sandbox.py holds the marker inside the code it sends to the kernel: keep the two equal.
-    assert f'"{fmt.TEST_MARKER}"' in (KIT_ROOT / "autograder" / "sandbox.py").read_text()
+    # The guard the grading kernel runs restores patched functions only before cells with this marker.
+    from autograder.sandbox import KERNEL_GUARD
+
+    assert f"marker = {fmt.TEST_MARKER!r}" in KERNEL_GUARD
