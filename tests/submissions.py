@@ -12,11 +12,13 @@ from autograder.repair import MARKER_RE
 from autograder.solutions import is_solution_cell
 
 
-def filled_release(release: Path, source: Path, edits: dict[str, tuple[str, str]] | None = None,
+def filled_release(release: Path, source: Path,
+                   edits: dict[str, tuple[str, str] | list[tuple[str, str]]] | None = None,
                    ) -> nbformat.NotebookNode:
     """The release notebook with every answer cell taken from the source notebook.
 
-    ``edits`` maps a cell's grade_id to an (old, new) text replacement applied to that answer: one bug.
+    ``edits`` maps a cell's grade_id to an (old, new) text replacement applied to that answer (one bug), or to a
+    list of them, applied in order.
     """
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, 4).cells
                if "nbgrader" in c.metadata}
@@ -32,9 +34,10 @@ def filled_release(release: Path, source: Path, edits: dict[str, tuple[str, str]
             if cell.cell_type == "code" and is_solution_cell(cell):
                 text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
             if meta["grade_id"] in pending:
-                old, new = pending.pop(meta["grade_id"])
-                assert old in text, f"mutation target not found in {meta['grade_id']}: {old!r}"
-                text = text.replace(old, new)
+                replacements = pending.pop(meta["grade_id"])
+                for old, new in [replacements] if isinstance(replacements, tuple) else replacements:
+                    assert old in text, f"mutation target not found in {meta['grade_id']}: {old!r}"
+                    text = text.replace(old, new)
             cell.source = text
     assert not pending, f"unknown cells {list(pending)}"
     return nb

@@ -1,0 +1,92 @@
+"""Mutants (realistic student bugs) and correct variants of a notebook's answers, as data.
+
+A mutant is a few text edits of the reference answers; it names the test cell it must fail (``fails``) and the
+other test cells it may also fail (``may_fail``: only tests of the same function, or of a caller whose visible part
+cannot avoid the bug). Every other test keeps its points. A correct variant is the same answer written differently:
+it keeps every point. ``write_cases`` writes them as submissions; ``check`` compares a graded batch with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from tests.submissions import filled_release
+
+Edit = tuple[str, str, str]  # (answer cell's grade_id, old text, new text)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    edits: tuple[Edit, ...]
+    fails: str  # the test cell that must lose its points
+    may_fail: frozenset[str] = field(default_factory=frozenset)
+    kind: str = ""  # the kind of bug, for the report
+
+    def score_range(self, auto_tests: dict[str, float]) -> tuple[float, float]:
+        """The (lowest, highest) autograded score this mutant may get."""
+        full = sum(auto_tests.values())
+        return full - auto_tests[self.fails] - sum(auto_tests[g] for g in self.may_fail), full - auto_tests[self.fails]
+
+
+@dataclass(frozen=True)
+class Variant:
+    edits: tuple[Edit, ...]
+    kind: str = ""
+
+
+def mutant(cell: str, old: str, new: str, fails: str, may_fail: Iterable[str] = (), kind: str = "",
+           more: Iterable[Edit] = ()) -> Mutant:
+    """One bug: ``old`` replaced by ``new`` in answer cell ``cell`` (plus ``more`` edits for a few-line bug)."""
+    return Mutant(((cell, old, new), *more), fails, frozenset(may_fail), kind)
+
+
+def variant(cell: str, old: str, new: str, kind: str = "", more: Iterable[Edit] = ()) -> Variant:
+    return Variant(((cell, old, new), *more), kind)
+
+
+def submission(release: Path, source: Path, edits: Iterable[Edit] = ()) -> nbformat.NotebookNode:
+    """The release notebook filled with the reference answers, with ``edits`` applied."""
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for cell, old, new in edits:
+        grouped.setdefault(cell, []).append((old, new))
+    return filled_release(release, source, grouped)
+
+
+def write_cases(folder: Path, assignment: str, release: Path, source: Path, mutants: dict[str, Mutant],
+                variants: dict[str, Variant]) -> list[str]:
+    """Write the reference, every variant and every mutant as ``<student>_<assignment>.ipynb``; their ids."""
+    students = []
+    cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in variants.items()},
+             **{f"mutant_{k}": m.edits for k, m in mutants.items()}}
+    for student, edits in cases.items():
+        nbformat.write(submission(release, source, edits), folder / f"{student}_{assignment}.ipynb")
+        students.append(student)
+    return students
+
+
+def check(scores: dict[str, dict[str, float]], auto_tests: dict[str, float], mutants: dict[str, Mutant],
+          variants: dict[str, Variant]) -> dict:
+    """Compare each case's per-test scores with what it must get.
+
+    ``scores`` maps a student id to {test grade_id: score}. Returns killed mutants (lost any point), mutants that
+    are wrong (kept their own test's points or lost unrelated points), and false failures (a variant or the
+    reference that lost a point).
+    """
+    killed, wrong, false_failures = [], {}, {}
+    for name, m in mutants.items():
+        got = scores.get(f"mutant_{name}", {})
+        lost = {g for g in auto_tests if got.get(g) != auto_tests[g]}
+        if lost:
+            killed.append(name)
+        if m.fails not in lost or not lost <= {m.fails} | m.may_fail or got.get(m.fails, 0) != 0:
+            wrong[name] = got
+    for student in ["reference", *(f"variant_{k}" for k in variants)]:
+        got = scores.get(student, {})
+        if any(got.get(g) != p for g, p in auto_tests.items()):
+            false_failures[student] = got
+    return {"mutants": len(mutants), "killed": killed, "wrong": wrong, "false_failures": false_failures,
+            "variants": len(variants)}
