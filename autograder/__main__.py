@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder {release,grade,feedback,export}``."""
+"""Command line: ``python -m autograder {release,execute,grade,formgrade,feedback,export}``."""
 
 from __future__ import annotations
 
@@ -22,9 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     grade = sub.add_parser("grade", help="autograde a folder of submissions")
     grade.add_argument("folder", type=Path)
     grade.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: CPU cores)")
+    grade.add_argument("--roster", type=Path, default=None,
+                       help="class roster CSV (id, name, email columns; others kept): names, missing students")
+    form = sub.add_parser("formgrade", help="open nbgrader's formgrader on the course (grade the written answers)")
+    form.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    form.add_argument("--token", default=None, help="the login token (default: a random one, printed)")
+    form.add_argument("--open", action="store_true", help="open a web browser on it")
     sub.add_parser("feedback", help="generate HTML feedback for every graded submission")
-    export = sub.add_parser("export", help="export the gradebook to CSV")
-    export.add_argument("--to", type=Path, default=Path("grades.csv"))
+    export = sub.add_parser("export", help="export the gradebook to CSV: nbgrader's, Canvas's and Moodle's imports")
+    export.add_argument("--to", type=Path, default=Path("grades.csv"),
+                        help="nbgrader's CSV; <name>-canvas.csv and <name>-moodle.csv are written beside it")
     args = parser.parse_args(argv)
     config = load_config()
     root = args.course_dir.resolve()
@@ -43,11 +50,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"executed: {path}")
     elif args.command == "grade":
         from autograder.grade import format_table, grade_folder
+        from autograder.roster import Roster
+        from autograder.similarity import format_report
 
+        roster = Roster.load(args.roster) if args.roster else None
         result = grade_folder(args.folder, config, root, log=lambda m: print(m, file=sys.stderr),
-                              workers=args.workers)
+                              workers=args.workers, roster=roster)
         print(format_table(result))
+        for key, title in (("superseded", "not graded (an earlier file)"), ("not_on_roster", "not on the roster"),
+                           ("missing", "on the roster, no submission (0)"), ("identity_warnings", "identities")):
+            for line in result.get(key, []):
+                print(f"{title}: {line}")
+        print(format_report(result.get("similar", [])))
         print(json.dumps(result))
+    elif args.command == "formgrade":
+        from autograder.formgrader import serve
+
+        return serve(root, args.port, args.token, args.open)
     elif args.command == "feedback":
         for assignment in config.assignments:
             if not any((root / "autograded").glob(f"*/{assignment}")):
@@ -63,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             print(proc.stdout + proc.stderr, file=sys.stderr)
             return proc.returncode
-        print(f"grades: {target}")
+        from autograder.lms_export import export_lms
+
+        made = export_lms(config, root, target)
+        print(f"grades: {target}\ncanvas: {made['canvas']}\nmoodle: {made['moodle']}")
     return 0
 
 

@@ -22,6 +22,10 @@ class KitConfig:
     notebook_timeout_s: int = 900
     memory_limit_mb: int = 6144
     max_output_chars: int = 200_000
+    # [submissions] pattern: a named regular expression telling the student of a file (autograder.identity)
+    submission_pattern: str | None = None
+    # [export] canvas_assignment_ids: notebook -> the Canvas assignment id, for the Canvas CSV's column headers
+    canvas_assignment_ids: tuple[tuple[str, str], ...] = ()
 
     def source_notebook(self, assignment: str) -> Path:
         """The nbgrader source notebook (with solutions and hidden tests) of ``assignment``."""
@@ -43,6 +47,9 @@ def load_config(path: str | Path = KIT_ROOT / "kit.toml") -> KitConfig:
                          cell_timeout_s=int(grading.get("cell_timeout_s", 120)),
                          notebook_timeout_s=int(grading.get("notebook_timeout_s", 900)),
                          memory_limit_mb=int(grading.get("memory_limit_mb", 6144)),
-                         max_output_chars=int(grading.get("max_output_chars", 200_000)))
+                         max_output_chars=int(grading.get("max_output_chars", 200_000)),
+                         submission_pattern=data.get("submissions", {}).get("pattern") or None,
+                         canvas_assignment_ids=tuple((str(k), str(v)) for k, v in
+                                                     data.get("export", {}).get("canvas_assignment_ids", {}).items()))
     except KeyError as exc:
         raise ValueError(f"{path} lacks the setting {exc.args[0]!r}") from exc

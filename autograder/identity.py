@@ -330,8 +330,9 @@ def collect(folder: Path, assignments: tuple[str, ...], scratch: Path, which_ass
 
 
 def _why_later(older: Entry, latest: Entry) -> str:
-    if older.identity.timestamp and latest.identity.timestamp and older.identity.timestamp != latest.identity.timestamp:
-        return f"timestamp {latest.identity.timestamp:%Y-%m-%d %H:%M:%S} after {older.identity.timestamp:%Y-%m-%d %H:%M:%S}"
+    old, new = older.identity.timestamp, latest.identity.timestamp
+    if old and new and old != new:
+        return f"timestamp {new:%Y-%m-%d %H:%M:%S} after {old:%Y-%m-%d %H:%M:%S}"
     if latest.identity.layout == "canvas" and older.identity.seq != latest.identity.seq:
         return f"Canvas submission id {latest.identity.seq} after {older.identity.seq}"
     if older.file.mtime != latest.file.mtime:

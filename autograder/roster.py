@@ -170,6 +170,8 @@ def report(result: dict, collected, roster: Roster | None, root: Path) -> dict:
     """What ``grade`` adds to its result about identities: errors for unidentified files, superseded files,
     students off the roster and roster students with no submission (scored 0, listed as ``missing``)."""
     record_students(root, collected.students, roster)
+    if roster is not None:
+        roster.save(root / "roster.csv")
     scores = result["scores"]
     errors = dict(result.get("errors", {}))
     for origin, why in collected.errors.items():

@@ -153,8 +153,9 @@ def test_case_variants_are_one_student(tmp_path):
 
 def test_roster_maps_layout_ids_and_reports_strangers(tmp_path):
     roster_csv = tmp_path / "roster.csv"
-    roster_csv.write_text("ID,Name,Email,Section\ns001,Alice Smith,alice@uni.edu,A\ns002,Bob Jones,bjones@uni.edu,B\n"
-                          "s003,Carol Lee,carol@uni.edu,A\ns004,John Lee,jlee@uni.edu,B\ns005,John Lee,jlee2@uni.edu,B\n")
+    roster_csv.write_text("ID,Name,Email,Section\ns001,Alice Smith,alice@uni.edu,A\n"
+                          "s002,Bob Jones,bjones@uni.edu,B\ns003,Carol Lee,carol@uni.edu,A\n"
+                          "s004,John Lee,jlee@uni.edu,B\ns005,John Lee,jlee2@uni.edu,B\n")
     roster = Roster.load(roster_csv)
     assert roster.students["s001"].extra["Section"] == "A"
     folder = tmp_path / "subs"

@@ -1,0 +1,194 @@
+"""Real course exports, graded with the real nbgrader: identities from each LMS layout, a roster, grades back to the
+LMS as CSV, and written answers graded in the formgrader from a real (headless) browser.
+
+One DCGAN course and one grading batch for the module: the reference answers laid out as nbgrader, Canvas and
+Moodle give them.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.__main__ import main as autograder_main
+from autograder.config import KIT_ROOT, load_config
+from autograder.grade import grade_folder
+from autograder.roster import Roster
+from tests.submissions import build_course, filled_release
+
+pytestmark = pytest.mark.slow
+CONFIG = dataclasses.replace(load_config(), assignments=("dcgan",))
+FULL, MAX = 9.0, 15.0  # autograded points of the DCGAN notebook, and with its three written answers
+ROSTER = """id,name,email,SIS User ID,SIS Login ID,Section,ID number
+alice,Alice Smith,alice@uni.edu,SIS-A,asmith,Sec 1,1001
+4242,Bob Jones,bob@uni.edu,SIS-B,bjones,Sec 1,1002
+carol,Carol Lee,carol@uni.edu,SIS-C,clee,Sec 2,1003
+dave,Dave Park,dave@uni.edu,SIS-D,dpark,Sec 2,1004
+"""
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    made = build_course(CONFIG, tmp_path_factory)
+    root = made["root"]
+    release, source = root / "release" / "dcgan" / "dcgan.ipynb", CONFIG.source_notebook("dcgan")
+    reference = filled_release(release, source)
+    no_tanh = filled_release(release, source, {"generator": ("return torch.tanh(self.stage4(out))",
+                                                             "return self.stage4(out)")})
+    folder = tmp_path_factory.mktemp("export")
+
+    def put(relative: str, nb) -> None:
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / relative)
+
+    put("nbgrader/submitted/alice/dcgan/dcgan.ipynb", reference)
+    (folder / "nbgrader/submitted/alice/dcgan/timestamp.txt").write_text("2026-11-30 09:00:00.000000 UTC")
+    put("canvas/jonesbob_4242_500_dcgan.ipynb", nbformat.read(release, 4))       # first hand-in: untouched
+    put("canvas/jonesbob_LATE_4242_510_dcgan-1.ipynb", reference)                 # the later, late one is graded
+    put("moodle/Carol Lee_77_assignsubmission_file_/my homework.ipynb", no_tanh)
+    put("moodle/Mallory Stone_78_assignsubmission_file_/dcgan.ipynb", reference)  # not on the roster
+    put("dcgan.ipynb", reference)                                                  # whose? nobody can tell
+    roster_csv = folder.parent / "roster.csv"
+    roster_csv.write_text(ROSTER)
+    log: list[str] = []
+    result = grade_folder(folder, CONFIG, root, log=log.append, roster=Roster.load(roster_csv))
+    return {"root": root, "result": result, "log": log, "tmp": tmp_path_factory.mktemp("out")}
+
+
+def test_every_layout_keeps_its_students_identity(graded):
+    result = graded["result"]
+    assert result["scores"] == {"alice": {"dcgan": FULL}, "4242": {"dcgan": FULL}, "carol": {"dcgan": FULL - 2},
+                                "Mallory_Stone": {"dcgan": FULL}, "dave": {"dcgan": 0.0}}, "\n".join(graded["log"])
+    assert result["missing"] == ["dave/dcgan"]
+    assert "cannot tell whose" in result["errors"]["dcgan.ipynb"]
+    assert len(result["superseded"]) == 1 and "jonesbob_4242_500_dcgan.ipynb" in result["superseded"][0]
+    assert len(result["not_on_roster"]) == 1 and "Mallory_Stone" in result["not_on_roster"][0]
+    assert result["students"]["4242"]["late"] == ["dcgan"]
+    assert result["files"]["carol/dcgan"].endswith("my homework.ipynb")
+    assert result["similar"] == [], "identical reference answers are not evidence of copying"
+    with Gradebook(f"sqlite:///{graded['root'] / 'gradebook.db'}") as gb:
+        names = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
+    assert names["alice"] == ("Alice", "Smith", "alice@uni.edu")
+    assert names["dave"] == ("Dave", "Park", "dave@uni.edu")
+    assert names["Mallory_Stone"][:2] == ("Mallory", "Stone")
+    assert (graded["root"] / "roster.csv").read_text().splitlines()[0].endswith("ID number")
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_export_writes_canvas_and_moodle_imports_with_manual_grades(graded):
+    root = graded["root"]
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("answer_vanilla", "dcgan", "dcgan", "alice")
+        grade.manual_score = 2.0
+        gb.db.commit()
+    target = graded["tmp"] / "grades.csv"
+    assert autograder_main(["--course-dir", str(root), "export", "--to", str(target)]) == 0
+    assert target.read_text().startswith("assignment,")
+    canvas = (graded["tmp"] / "grades-canvas.csv").read_text().splitlines()
+    assert canvas[0] == "Student,ID,SIS User ID,SIS Login ID,Section,dcgan,Final Points"
+    assert canvas[1] == "Points Possible,,,,,15,15"
+    rows = {r["ID"]: r for r in _rows(graded["tmp"] / "grades-canvas.csv")[1:]}
+    assert rows["alice"] == {"Student": "Smith, Alice", "ID": "alice", "SIS User ID": "SIS-A",
+                             "SIS Login ID": "asmith", "Section": "Sec 1", "dcgan": "11", "Final Points": "11"}
+    assert rows["dave"]["dcgan"] == "0" and rows["carol"]["dcgan"] == "7" and rows["4242"]["Section"] == "Sec 1"
+    assert list(rows)[:4] == ["alice", "4242", "carol", "dave"], "roster order first"
+    moodle = {r["Username"]: r for r in _rows(graded["tmp"] / "grades-moodle.csv")}
+    assert list(next(iter(moodle.values()))) == ["First name", "Last name", "Username", "ID number", "Email address",
+                                                 "dcgan", "Total"]
+    assert moodle["alice"]["ID number"] == "1001" and moodle["alice"]["Email address"] == "alice@uni.edu"
+    assert moodle["alice"]["dcgan"] == "11" and moodle["Mallory_Stone"]["dcgan"] == "9"
+
+
+def test_grade_command_reports_identities(graded, tmp_path, capsys):
+    folder = tmp_path / "subs"
+    (folder / "erin").mkdir(parents=True)
+    shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "erin" / "Copy of dcgan (1).ipynb")
+    shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "Copy of dcgan.ipynb")
+    assert autograder_main(["--course-dir", str(graded["root"]), "grade", str(folder)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("erin") for line in out) and out[-2].startswith("similar submissions")
+    import json
+
+    result = json.loads(out[-1])
+    assert result["scores"] == {"erin": {"dcgan": 0.0}} and list(result["errors"]) == ["Copy of dcgan.ipynb"]
+
+
+@pytest.mark.skipif(CHROMIUM is None or not os.path.exists(CHROMEDRIVER),
+                    reason="Debian's chromium and chromium-driver are not installed (scripts/setup.sh installs them "
+                           "when run as root): the formgrader browser test needs them")
+def test_written_answer_graded_in_the_formgrader_from_a_browser(graded):
+    selenium = pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from autograder.formgrader import Formgrader, submission_url
+
+    assert selenium
+    root = graded["root"]
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1400,1800", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 # Only the loopback interface: any other host fails to resolve.
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    comment = "Clear: the gradient penalty keeps D 1-Lipschitz (formgrader test)"
+    screenshot = KIT_ROOT / "build" / "formgrader-manual-grading.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    with Formgrader(root, log=graded["tmp"] / "formgrader.log") as server:
+        assert server.base.startswith("http://127.0.0.1:")
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        try:
+            driver.set_page_load_timeout(60)
+            driver.get(server.url)  # logs in with the token
+            WebDriverWait(driver, 30).until(lambda d: "/formgrader" in d.current_url and "token" not in d.current_url)
+            driver.get(submission_url(server.base, root, "dcgan", "4242"))
+            score = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "answer_gp"))
+            # The page binds its inputs once it has fetched the grades and comments. (Its MathJax, from a CDN, does
+            # not load here: the browser reaches 127.0.0.1 only, and the grading page works without it.)
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+                "return !!(window.formgrader && formgrader.grades && formgrader.grades.loaded"
+                " && formgrader.comments && formgrader.comments.loaded)"))
+            score.clear()
+            score.send_keys("1.5", Keys.TAB)
+            box = driver.find_element(By.ID, "answer_gp-comment")
+            box.clear()
+            box.send_keys(comment, Keys.TAB)
+
+            def saved(_driver) -> bool:
+                with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+                    got = gb.find_grade("answer_gp", "dcgan", "dcgan", "4242").manual_score
+                    note = gb.find_comment("answer_gp", "dcgan", "dcgan", "4242").manual_comment
+                return got == 1.5 and note == comment
+
+            WebDriverWait(driver, 30).until(saved)
+            driver.save_screenshot(str(screenshot))
+        finally:
+            driver.quit()
+    assert server.proc.poll() is not None, "the server is stopped"
+    assert screenshot.stat().st_size > 10_000
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        assert gb.find_submission("dcgan", "4242").score == FULL + 1.5
+    target = graded["tmp"] / "after-formgrader.csv"
+    assert autograder_main(["--course-dir", str(root), "export", "--to", str(target)]) == 0
+    rows = {r["ID"]: r for r in _rows(graded["tmp"] / "after-formgrader-canvas.csv")[1:]}
+    assert rows["4242"]["dcgan"] == "10.5"
+    assert autograder_main(["--course-dir", str(root), "feedback"]) == 0
+    feedback = (root / "feedback" / "4242" / "dcgan" / "dcgan.html").read_text()
+    assert comment in feedback and "10.5" in feedback
