@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import shutil
 import subprocess
 import tempfile
 import warnings
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +18,13 @@ from sqlalchemy.exc import SAWarning
 
 from autograder.config import KIT_ROOT, KitConfig
 from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, run_nbgrader
+from autograder.identity import Collected, flat_student_id
+from autograder.identity import collect as collect_identities
 from autograder.repair import SubmissionError, match_cells, read_notebook_json, repair_file
+from autograder.roster import Roster
+from autograder.roster import report as identity_report
 from autograder.sandbox import write_kernel_spec
+from autograder.similarity import similar_submissions
 
 # Parts of the kit that hold solutions or grading internals (the kernel still sees helpers/ and data/).
 INSTRUCTOR_ONLY = ("notebooks", "autograder", "tests", "bench", "build", "dist", ".git")
@@ -37,13 +40,12 @@ class Submission:
 
 
 def student_id(file_name: str, assignments: tuple[str, ...]) -> str:
-    """A gradebook-safe student id from an LMS file name (``Copy of alice_dcgan (1).ipynb`` -> ``alice``)."""
-    stem = re.sub(r"\.(ipynb|zip)$", "", file_name, flags=re.I)
-    stem = re.sub(r"^copy of\s+", "", stem, flags=re.I)
-    stem = re.sub(r"\s*\(\d+\)$", "", stem)
-    for assignment in assignments:
-        stem = re.sub(re.escape(assignment), "", stem, flags=re.I)
-    return re.sub(r"[^A-Za-z0-9]+", "_", stem).strip("_") or "student"
+    """A student id from a file name alone (``Copy of alice_dcgan (1).ipynb`` -> ``alice``), ``student`` if none.
+
+    Grading tells students by ``autograder.identity`` (the layout, then this rule), where a file that names no
+    student is an error rather than ``student``.
+    """
+    return flat_student_id(file_name, assignments) or "student"
 
 
 def identify_assignment(path: Path, config: KitConfig, releases: dict[str, nbformat.NotebookNode]) -> str | None:
@@ -75,43 +77,17 @@ def release_notebooks(config: KitConfig, root: Path) -> dict[str, nbformat.Noteb
 
 
 def collect_submissions(folder: Path, config: KitConfig, scratch: Path, releases: dict[str, nbformat.NotebookNode],
-                        ) -> tuple[list[Submission], list[str]]:
-    """Every notebook in ``folder`` (zips are unpacked into ``scratch``), matched to a student and an assignment."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"submissions folder not found: {folder}")
-    found: list[Submission] = []
-    problems: list[str] = []
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if file.suffix.lower() == ".zip":
-            student = student_id(file.name, config.assignments)
-            target = scratch / student
-            try:
-                with zipfile.ZipFile(file) as archive:
-                    for member in archive.namelist():
-                        skip = "__MACOSX" in member or ".ipynb_checkpoints" in member
-                        if member.endswith(".ipynb") and not skip:
-                            out = target / Path(member).name
-                            out.parent.mkdir(parents=True, exist_ok=True)
-                            out.write_bytes(archive.read(member))
-            except zipfile.BadZipFile:
-                problems.append(f"{file.name}: not a readable zip file")
-                continue
-            notebooks = [(student, nb) for nb in sorted(target.glob("*.ipynb"))]
-        elif file.suffix.lower() == ".ipynb":
-            notebooks = [(student_id(file.name, config.assignments), file)]
-        else:
-            continue
-        for student, notebook in notebooks:
-            assignment = identify_assignment(notebook, config, releases)
-            if assignment is None:
-                problems.append(f"{file.name}: could not tell which assignment {notebook.name} is")
-                continue
-            taken = {(s.student, s.assignment) for s in found}
-            unique, n = student, 2
-            while (unique, assignment) in taken:
-                unique, n = f"{student}_{n}", n + 1
-            found.append(Submission(unique, assignment, notebook))
-    return found, problems
+                        roster: Roster | None = None) -> tuple[list[Submission], list[str], Collected]:
+    """Every notebook in ``folder`` (zips are unpacked into ``scratch``), matched to a student and an assignment.
+
+    Students are told by ``autograder.identity`` (and mapped to ``roster``'s ids); returns the submissions to grade
+    (the latest of each student and notebook), the files of no notebook, and the whole finding (errors included).
+    """
+    collected = collect_identities(folder, config.assignments, scratch,
+                                   lambda path: identify_assignment(path, config, releases),
+                                   pattern=config.submission_pattern, roster=roster)
+    found = [Submission(student, assignment, path) for student, assignment, path in collected.submissions]
+    return found, collected.skipped, collected
 
 
 def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
@@ -263,7 +239,7 @@ def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, floa
 
 
 def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DIR, log=print,
-                 workers: int | None = None) -> dict:
+                 workers: int | None = None, roster: Roster | None = None) -> dict:
     """Grade every submission in ``folder``; returns ``{"scores": {student: {assignment: score}}, ...}``.
 
     Each submission is graded on its own by nbgrader in one of ``workers`` private course directories
@@ -278,7 +254,7 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     with tempfile.TemporaryDirectory(prefix="kit-grading-") as scratch:
         releases = release_notebooks(config, root)
         unpacked, workdir = Path(scratch) / "unpacked", Path(scratch) / "workers"
-        submissions, problems = collect_submissions(Path(folder), config, unpacked, releases)
+        submissions, problems, collected = collect_submissions(Path(folder), config, unpacked, releases, roster)
         # Never visible to student code: the course (sources, gradebook, others' work), the submissions, the kit's
         # instructor side and its history.
         hide = [root, Path(folder).resolve(), unpacked] + [KIT_ROOT / p for p in INSTRUCTOR_ONLY]
@@ -319,8 +295,12 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     scores = {student: dict(per) for student, per in scores.items() if student in graded}
     for student, assignment in errors:
         scores.setdefault(student, {}).setdefault(assignment, 0.0)
-    return {"scores": scores, "max_scores": max_scores,
-            "errors": {f"{s}/{a}": e for (s, a), e in errors.items()}, "skipped": problems}
+    result = {"scores": scores, "max_scores": max_scores,
+              "errors": {f"{s}/{a}": e for (s, a), e in errors.items()}, "skipped": problems}
+    # Identities (unidentified files, superseded files, roster), then near-identical solutions, for a person to read.
+    result.update(identity_report(result, collected, roster, root))
+    result["similar"] = similar_submissions(root, {(s.student, s.assignment) for s in submissions}, config)
+    return result
 
 
 def format_table(result: dict) -> str:
