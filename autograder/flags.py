@@ -15,7 +15,7 @@ import nbformat
 
 SUSPECT_MODULES = {"ctypes", "gc", "signal", "inspect", "threading", "_thread", "multiprocessing", "subprocess",
                    "IPython", "builtins", "importlib", "sqlite3", "socket", "pty", "resource", "mmap", "atexit",
-                   "faulthandler", "tracemalloc", "sys"}
+                   "faulthandler", "tracemalloc", "site", "sys"}
 # `sys` alone is common (sys.path); only these of its attributes are suspect.
 SUSPECT_SYS = {"settrace", "setprofile", "_getframe", "_current_frames", "addaudithook", "modules", "excepthook",
                "displayhook", "stdout", "stderr", "setrecursionlimit", "meta_path", "path_hooks", "audit"}
@@ -64,15 +64,23 @@ def scan_source(source: str) -> list[str]:
             found.append(f"calls {node.func.id}()")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open" and node.args:
             first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str) and (
-                    first.value.startswith(("/", "~")) or ".." in first.value):
-                found.append(f"opens {first.value}")
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                if first.value.startswith(("/", "~")) or ".." in first.value:
+                    found.append(f"opens {first.value}")
+            elif _writes(node):
+                found.append(f"writes a file at a computed path ({ast.unparse(first)[:60]})")
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in targets:
                 if isinstance(target, ast.Attribute) and _root_name(target) in LIBRARY_NAMES:
                     found.append(f"replaces {ast.unparse(target)}")
     return list(dict.fromkeys(found))
+
+
+def _writes(call: ast.Call) -> bool:
+    """An ``open(...)`` call whose mode writes."""
+    mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax+")
 
 
 def _is_student_cell(cell, provided: set[str]) -> bool:

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -17,14 +17,16 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
 from autograder.config import KIT_ROOT, KitConfig
-from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, run_nbgrader
+from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, nbgrader_env, run_nbgrader
+from autograder.flags import scan_notebook
 from autograder.identity import Collected, flat_student_id
 from autograder.identity import collect as collect_identities
 from autograder.repair import SubmissionError, match_cells, read_notebook_json, repair_file
 from autograder.roster import Roster
 from autograder.roster import report as identity_report
-from autograder.sandbox import write_kernel_spec
+from autograder.sandbox import kill_recorded, probe, write_kernel_spec
 from autograder.similarity import similar_submissions
+from autograder.verify import apply_verdicts, build_plan, run_verification
 
 # Parts of the kit that hold solutions or grading internals (the kernel still sees helpers/ and data/).
 INSTRUCTOR_ONLY = ("notebooks", "autograder", "tests", "bench", "build", "dist", ".git")
@@ -90,12 +92,25 @@ def collect_submissions(folder: Path, config: KitConfig, scratch: Path, releases
     return found, collected.skipped, collected
 
 
-def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
-                  env: dict[str, str] | None = None, log=print) -> str | None:
-    """Repair one submission against its ``release`` notebook and autograde it with nbgrader in ``root``.
+@dataclass
+class Outcome:
+    """What grading one submission found besides its scores."""
 
-    Returns an error description, or None when it went through.
+    error: str | None = None
+    timed_out: bool = False
+    flags: list[str] = field(default_factory=list)
+    lowered: list[str] = field(default_factory=list)
+
+
+def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path, source: Path,
+                  env: dict[str, str] | None = None, log=print) -> Outcome:
+    """Repair one submission against its ``release`` notebook, autograde it with nbgrader in ``root``, then verify.
+
+    The verification run (:mod:`autograder.verify`) re-runs the test cells of ``source`` against the student's
+    definitions in a fresh sandbox; a test it does not pass scores 0 whatever the kernel said. Every sandbox the
+    submission started is killed before this returns.
     """
+    outcome = Outcome()
     target = root / "submitted" / sub.student / sub.assignment / f"{sub.assignment}.ipynb"
     if target.parent.exists():
         shutil.rmtree(target.parent)
@@ -103,16 +118,36 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
         for line in repair_file(sub.path, release, target):
             log(f"  {sub.student}/{sub.assignment}: repaired: {line}")
     except SubmissionError as exc:
-        return str(exc)
+        outcome.error = str(exc)
+        return outcome
+    release_nb = nbformat.read(release, 4)
+    outcome.flags = scan_notebook(nbformat.read(target, 4), release_nb)
+    pids = Path((env or {}).get("KIT_SANDBOX_PIDS", root / "pids"))
     try:
         proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
                             timeout=config.notebook_timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        return f"timed out after {config.notebook_timeout_s} s (notebook limit)"
+        outcome.error, outcome.timed_out = f"timed out after {config.notebook_timeout_s} s (notebook limit)", True
+        return outcome
+    finally:
+        kill_recorded(pids)
     if proc.returncode != 0 or "[AutogradeApp | ERROR]" in proc.stdout + proc.stderr:
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
-        return (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
-    return None
+        outcome.error = (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
+        return outcome
+    plan = build_plan(target, release, source)
+    scratch = root / "verify" / sub.student / sub.assignment
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    verify_env = {**nbgrader_env(), **(env or {}), "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"}
+    verdicts = run_verification(plan, scratch, verify_env, timeout=config.notebook_timeout_s,
+                                cell_timeout=config.cell_timeout_s, pids_dir=pids)
+    outcome.flags += [f"verification: {flag}" for flag in verdicts.flags]
+    tests = {cell["name"] for cell in plan if cell["kind"] == "test"}
+    outcome.lowered = apply_verdicts(root / "gradebook.db", sub.assignment, sub.student, tests, verdicts)
+    for line in outcome.lowered:
+        log(f"  {sub.student}/{sub.assignment}: lowered to 0 by the verification run: {line}")
+    return outcome
 
 
 def make_worker_course(root: Path, workdir: Path, index: int) -> Path:
@@ -131,6 +166,7 @@ def make_worker_course(root: Path, workdir: Path, index: int) -> Path:
         (work / "source" / assignment).mkdir(parents=True)
     sockets = work / "ipc"
     sockets.mkdir()
+    (work / "pids").mkdir()  # the sandboxes running for this worker, to kill them from outside
     (work / "nbgrader_config.py").write_text((root / "nbgrader_config.py").read_text() + "\n".join([
         "# the sandboxed kernel talks to nbgrader over Unix sockets (it has no network)",
         'c.KernelManager.transport = "ipc"',
@@ -145,6 +181,7 @@ def sandbox_env(work: Path, hide: list[Path], config: KitConfig) -> dict[str, st
     return {"JUPYTER_PATH": str(work / "jupyter"),
             "KIT_SANDBOX_HIDE": os.pathsep.join(str(p) for p in hide),
             "KIT_SANDBOX_BLANK": str(work / "gradebook.db"),
+            "KIT_SANDBOX_PIDS": str(work / "pids"),
             "KIT_SANDBOX_MEMORY_BYTES": str(config.memory_limit_mb * 2**20),
             "KIT_SANDBOX_MAX_OUTPUT": str(config.max_output_chars)}
 
@@ -249,6 +286,10 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     if not (root / "gradebook.db").exists() or not all((root / "release" / a).exists() for a in config.assignments):
         generate_assignments(config, root)
     workers = workers or default_workers()
+    sandbox_status = probe()
+    if not sandbox_status.startswith("isolated"):
+        log(f"WARNING: the grading sandbox is {sandbox_status}: student code can reach this machine's files, "
+            "processes and network. Grade hostile submissions inside a throw-away container or VM.")
     threads_each = str(max(1, (os.cpu_count() or 1) // workers))
     kernel_env = {"OMP_NUM_THREADS": threads_each, "MKL_NUM_THREADS": threads_each}
     with tempfile.TemporaryDirectory(prefix="kit-grading-") as scratch:
@@ -263,15 +304,19 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
         for index in range(min(workers, max(1, len(submissions)))):
             free.put(make_worker_course(root, workdir, index))
 
-        def grade(sub: Submission) -> tuple[Path, str | None]:
+        flags: dict[str, list[str]] = {}
+        lowered: dict[str, list[str]] = {}
+
+        def grade(sub: Submission) -> tuple[Path, Outcome]:
             work = free.get()
             try:
                 forget_submission(work, sub.assignment, sub.student)
                 release = root / "release" / sub.assignment / f"{sub.assignment}.ipynb"
+                source = root / "source" / sub.assignment / f"{sub.assignment}.ipynb"
                 env = kernel_env | sandbox_env(work, hide, config)
-                return work, autograde_one(sub, config, work, release, env=env, log=log)
+                return work, autograde_one(sub, config, work, release, source, env=env, log=log)
             except Exception as exc:  # noqa: BLE001 (a failure of one submission must not stop the batch)
-                return work, f"{type(exc).__name__}: {exc}"
+                return work, Outcome(error=f"{type(exc).__name__}: {exc}")
             finally:
                 free.put(work)
 
@@ -279,10 +324,20 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
             jobs = {pool.submit(grade, sub): sub for sub in submissions}
             for job in as_completed(jobs):
                 sub = jobs[job]
-                work, error = job.result()
+                work, outcome = job.result()
+                error, key = outcome.error, f"{sub.student}/{sub.assignment}"
                 log(f"graded {sub.student} / {sub.assignment} ({sub.path.name})" + (f": {error}" if error else ""))
                 if error:
                     errors[(sub.student, sub.assignment)] = error
+                if outcome.flags:
+                    flags[key] = outcome.flags
+                    log(f"  {key}: flagged for a person to look at: {'; '.join(outcome.flags)}")
+                if outcome.lowered:
+                    lowered[key] = outcome.lowered
+                if outcome.timed_out:  # a submission over its time limit scores 0, whatever its kernel wrote
+                    forget_submission(work, sub.assignment, sub.student)
+                    record_zero(root, sub.assignment, sub.student)
+                    continue
                 try:
                     merge_submission(work, root, sub.assignment, sub.student)
                 except MissingEntry:
@@ -296,7 +351,8 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     for student, assignment in errors:
         scores.setdefault(student, {}).setdefault(assignment, 0.0)
     result = {"scores": scores, "max_scores": max_scores,
-              "errors": {f"{s}/{a}": e for (s, a), e in errors.items()}, "skipped": problems}
+              "errors": {f"{s}/{a}": e for (s, a), e in errors.items()}, "skipped": problems,
+              "sandbox": sandbox_status, "flags": flags, "lowered_by_verification": lowered}
     # Identities (unidentified files, superseded files, roster), then near-identical solutions, for a person to read.
     result.update(identity_report(result, collected, roster, root))
     result["similar"] = similar_submissions(root, {(s.student, s.assignment) for s in submissions}, config)
@@ -310,4 +366,13 @@ def format_table(result: dict) -> str:
     rows = [[student, *[f"{per[a]:g}" if a in per else "-" for a in assignments]]
             for student, per in sorted(result["scores"].items())]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows])
+    table = "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows])
+    notes = []
+    if not str(result.get("sandbox", "isolated")).startswith("isolated"):
+        notes.append(f"WARNING: grading sandbox {result['sandbox']}")
+    for key, found in sorted(result.get("flags", {}).items()):
+        notes.append(f"to look at: {key}: {'; '.join(found[:5])}" + (f" (+{len(found) - 5} more)" if len(found) > 5
+                                                                      else ""))
+    for key, cells in sorted(result.get("lowered_by_verification", {}).items()):
+        notes.append(f"lowered by the verification run: {key}: {', '.join(cells)}")
+    return "\n".join([table, *notes])

@@ -344,6 +344,7 @@ def parse_report(lines: list[str], nonce: str) -> Verdicts:
             found.flags.append(" ".join(words[2:]))
         elif words[1] == "done":
             found.finished = True
+    found.flags = list(dict.fromkeys(found.flags))
     if not found.finished:
         found.flags.append("the verification run did not finish (time limit, crash, or its report was cut)")
     return found
