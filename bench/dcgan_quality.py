@@ -51,14 +51,14 @@ def main() -> int:
         seconds = previous["seconds"] + figures["seconds_this_call"]
         timing_file.write_text(json.dumps({"seconds": seconds}))
         final = figures["history"]["swd"][-1]
-        print(f"original recipe: {config.train_iters} iterations, {seconds:.0f} s, final SWD {final[1]:.2f}")
-        print(json.dumps({"original_iters": config.train_iters, "original_seconds": seconds,
+        print(f"original recipe: {config.steps} iterations, {seconds:.0f} s, final SWD {final[1]:.2f}")
+        print(json.dumps({"original_iters": config.steps, "original_seconds": seconds,
                           "original_final_swd": final[1], "original_swd": figures["history"]["swd"]}))
         return 0
 
     original_ckpt = OUT / "dcgan_original" / "checkpoint.pt"
     local = load_checkpoint(original_ckpt) if original_ckpt.exists() else None
-    if local and local["iteration"] >= DCGANConfig().train_iters or not RECORDED.exists():
+    if local and local["iteration"] >= DCGANConfig().steps or not RECORDED.exists():
         if local is None:
             print("run `python bench/dcgan_quality.py --stage original` first", file=sys.stderr)
             return 2
@@ -67,7 +67,7 @@ def main() -> int:
         recorded = json.loads(RECORDED.read_text())
         original_iters, original_swd = recorded["iterations"], [tuple(p) for p in recorded["swd"]]
         source = f"{RECORDED.relative_to(ROOT)} ({recorded['where']})"
-    complete = original_iters >= DCGANConfig().train_iters
+    complete = original_iters >= DCGANConfig().steps
     target = smoothed(original_swd)[-1][1]  # the original's final SWD (mean of its last checkpoints)
     print(f"original recipe: {source}")
 
@@ -86,7 +86,7 @@ def main() -> int:
     for it, v in preset_curve:
         print(f"{'cpu_preset':<12}{it:>12}{v:>16.1f}")
     if not complete:
-        print(f"NOTE: the original run is incomplete ({original_iters} of {DCGANConfig().train_iters} iterations): "
+        print(f"NOTE: the original run is incomplete ({original_iters} of {DCGANConfig().steps} iterations): "
               "resume it with --stage original; the target below is its SWD so far")
     print(f"seconds per iteration here ({TIMING_ITERS} timed of each, sampling and SWD included): original "
           f"{cost['original']:.3f}, cpu_preset {cost['cpu_preset']:.3f}")
@@ -107,7 +107,7 @@ def seconds_per_iteration(config: DCGANConfig, iters: int = TIMING_ITERS) -> flo
     """Wall seconds per iteration of ``config``'s training loop on this machine, its sample grids and SWD
     checkpoints included (a short run in a temporary folder)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return run(config.replace(train_iters=iters, out_dir=tmp, progress=False))["seconds_this_call"] / iters
+        return run(config.replace(steps=iters, out_dir=tmp, progress=False))["seconds_this_call"] / iters
 
 
 def smoothed(curve: list[tuple[int, float]], window: int = 3) -> list[tuple[int, float]]:

@@ -107,7 +107,7 @@ def time_kit(ref, train: torch.Tensor, config: DCGANConfig, out_dir: Path, devic
     train_dcgan(config.replace(out_dir=str(out_dir)), ref.DCGenerator, ref.training_iteration, train, resume=False)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - began) / config.train_iters
+    return (time.perf_counter() - began) / config.steps
 
 
 def main() -> int:
@@ -118,14 +118,14 @@ def main() -> int:
     args = parser.parse_args()
     device = pick_device(args.device)
     ref = load_reference("dcgan")
-    config = DCGANConfig(train_iters=args.iters, sample_every=10**9, checkpoint_every=10**9, progress=False,
+    config = DCGANConfig(steps=args.iters, sample_every=10**9, checkpoint_every=10**9, progress=False,
                          device=str(device))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         original = OriginalLoop(ref.DCGenerator, write_image_folder(tmp / "data"), config, device)
         train = load_emojis("train")
         time_original(original, 5, device)  # warm-up: allocator, kernels, first epoch iterator
-        time_kit(ref, train, config.replace(train_iters=5), tmp / "warmup", device)
+        time_kit(ref, train, config.replace(steps=5), tmp / "warmup", device)
         rows = []
         for round_ in range(args.rounds):
             rows.append({"round": round_ + 1, "original_s": time_original(original, args.iters, device),

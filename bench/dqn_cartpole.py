@@ -45,7 +45,7 @@ SB3_HYPERPARAMETERS = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_
 
 
 def run_kit(seed: int, reference) -> dict:
-    config = DQNConfig(seed=seed, total_steps=KIT_BUDGET, out_dir=str(OUT / f"kit_seed{seed}"), progress=False,
+    config = DQNConfig(seed=seed, steps=KIT_BUDGET, out_dir=str(OUT / f"kit_seed{seed}"), progress=False,
                        checkpoint_every=KIT_BUDGET)
     wall, cpu = time.perf_counter(), time.process_time()
     result = train_dqn(config, reference.get_action, reference.training_step, resume=False)

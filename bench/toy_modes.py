@@ -41,12 +41,12 @@ LITERATURE = {("ring", "vanilla GAN"): ("6.3", "98.2"), ("ring", "best packing")
 TARGET_HQ = 0.95
 
 
-def recipe(name: str, dataset: str, seed: int, num_steps: int | None) -> ToyGANConfig:
+def recipe(name: str, dataset: str, seed: int, steps: int | None) -> ToyGANConfig:
     """The best recipe, or the plain GAN with the same networks, batch and number of steps."""
     best = ToyGANConfig.best(mode=dataset, seed=seed, num_frames=0, progress=False, gif=False,
                              out_dir=str(OUT / "runs" / f"{dataset}_{name}_{seed}"))
-    if num_steps:
-        best = best.replace(num_steps=num_steps)
+    if steps:
+        best = best.replace(steps=steps)
     if name == "best":
         return best
     if name == "plain":
@@ -54,9 +54,9 @@ def recipe(name: str, dataset: str, seed: int, num_steps: int | None) -> ToyGANC
     raise ValueError(f"unknown recipe {name!r}: 'plain' or 'best'")
 
 
-def run_one(name: str, dataset: str, seed: int, num_steps: int | None) -> dict:
+def run_one(name: str, dataset: str, seed: int, steps: int | None) -> dict:
     """Train one run (or read its saved figures) and return them."""
-    config = recipe(name, dataset, seed, num_steps)
+    config = recipe(name, dataset, seed, steps)
     saved = OUT / f"{dataset}_{name}_{seed}.json"
     settings = json.loads(json.dumps(dataclasses.asdict(config)))
     if saved.exists():
@@ -91,12 +91,12 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--recipes", nargs="+", default=["plain", "best"], choices=["plain", "best"])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--num-steps", type=int, default=None, help="override the recipe's number of steps")
+    parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     parser.add_argument("--workers", type=int, default=1, help="runs at a time, one CPU thread each")
     args = parser.parse_args()
 
     load_before = os.getloadavg()
-    jobs = [(name, dataset, seed, args.num_steps) for dataset in args.datasets for name in args.recipes
+    jobs = [(name, dataset, seed, args.steps) for dataset in args.datasets for name in args.recipes
             for seed in range(args.seeds)]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         results = list(pool.map(run_one, *zip(*jobs)))

@@ -23,7 +23,7 @@ def reference():
 
 def tiny_config(tmp_path, **changes) -> DQNConfig:
     """A run of a few hundred steps with a small network (seconds on a CPU)."""
-    base = dict(total_steps=400, hidden_sizes=(32,), batch_size=32, learning_starts=100, eval_every=200,
+    base = dict(steps=400, hidden_sizes=(32,), batch_size=32, learning_starts=100, eval_every=200,
                 eval_episodes=2, confirm_episodes=3, checkpoint_every=100, log_every=50, epsilon_decay_steps=300,
                 out_dir=str(tmp_path / "run"), progress=False)
     return DQNConfig(**{**base, **changes})
@@ -118,11 +118,11 @@ def test_config_rejects_bad_values(changes, message):
 
 def test_fast_mode_shortens_the_run_even_when_a_cell_asks_for_more(monkeypatch):
     monkeypatch.setenv("KIT_FAST", "1")
-    config = notebook_config(total_steps=50_000, lr=3e-4)
-    assert config.total_steps <= 600 and config.lr == 3e-4
+    config = notebook_config(steps=50_000, lr=3e-4)
+    assert config.steps <= 600 and config.lr == 3e-4
     monkeypatch.setenv("KIT_FAST", "0")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    assert notebook_config(total_steps=50_000).total_steps == 50_000
+    assert notebook_config(steps=50_000).steps == 50_000
 
 
 def test_evaluate_runs_seeded_episodes_side_by_side():
@@ -158,9 +158,9 @@ def test_training_writes_history_plot_and_checkpoint(tmp_path, reference):
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path, reference):
     straight = train_dqn(tiny_config(tmp_path / "a", target_update="hard", target_update_every=50),
                          reference.get_action, reference.training_step)
-    half = tiny_config(tmp_path / "b", target_update="hard", target_update_every=50, total_steps=250)
+    half = tiny_config(tmp_path / "b", target_update="hard", target_update_every=50, steps=250)
     train_dqn(half, reference.get_action, reference.training_step)
-    resumed = train_dqn(half.replace(total_steps=400), reference.get_action, reference.training_step)
+    resumed = train_dqn(half.replace(steps=400), reference.get_action, reference.training_step)
     assert resumed.history == straight.history
     for p, q in zip(straight.agent.policy_net.parameters(), resumed.agent.policy_net.parameters()):
         assert torch.equal(p, q)
@@ -183,7 +183,7 @@ def test_custom_schedule_is_used(tmp_path, reference):
         seen.append(epsilon)
         return reference.get_action(agent, state, epsilon)
 
-    config = tiny_config(tmp_path, total_steps=60, learning_starts=1000)
+    config = tiny_config(tmp_path, steps=60, learning_starts=1000)
     train_dqn(config, get_action, reference.training_step, epsilon_schedule=lambda step: 0.5 / step)
     assert seen[:3] == [0.5, 0.25, pytest.approx(0.5 / 3)]
 

@@ -14,7 +14,7 @@ from helpers.dcgan.training import DCGANConfig, notebook_config, train_dcgan
 
 def _config(tmp_path, **changes) -> DCGANConfig:
     base = DCGANConfig.fast(out_dir=str(tmp_path / "run"), progress=False, g_conv_dim=8, d_conv_dim=8,
-                            batch_size=8, train_iters=8, sample_every=4, checkpoint_every=4)
+                            batch_size=8, steps=8, sample_every=4, checkpoint_every=4)
     return base.replace(**changes)
 
 
@@ -38,7 +38,7 @@ def test_an_interrupted_run_resumes_exactly(tmp_path, dcgan_reference, emojis):
     straight = train_dcgan(_config(tmp_path, out_dir=str(tmp_path / "a")), ref.DCGenerator,
                            ref.training_iteration, train, test)
     # "Interrupted" after 4 iterations (the last checkpoint), then run again with the full length.
-    train_dcgan(_config(tmp_path, out_dir=str(tmp_path / "b"), train_iters=4), ref.DCGenerator,
+    train_dcgan(_config(tmp_path, out_dir=str(tmp_path / "b"), steps=4), ref.DCGenerator,
                 ref.training_iteration, train, test)
     resumed = train_dcgan(_config(tmp_path, out_dir=str(tmp_path / "b")), ref.DCGenerator,
                           ref.training_iteration, train, test)
@@ -91,13 +91,13 @@ def test_checkpoints_are_written_atomically_and_corruption_is_reported(tmp_path)
 def test_notebook_config_is_short_when_grading(monkeypatch):
     monkeypatch.delenv("KIT_FAST", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    assert notebook_config().train_iters == 20000
+    assert notebook_config().steps == 20000
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     fast = notebook_config(gradient_penalty=True)
-    assert fast.train_iters < 50 and fast.gradient_penalty
+    assert fast.steps < 50 and fast.gradient_penalty
     # The original assignment's options are all there.
     names = {f.name for f in dataclasses.fields(DCGANConfig)}
-    assert {"image_size", "g_conv_dim", "d_conv_dim", "noise_size", "train_iters", "lr", "beta1", "beta2",
+    assert {"image_size", "g_conv_dim", "d_conv_dim", "noise_size", "steps", "lr", "beta1", "beta2",
             "batch_size", "sample_every", "checkpoint_every", "gradient_penalty", "spectral_norm",
             "d_train_iters"} <= names
 
@@ -118,9 +118,9 @@ def test_a_random_state_from_another_device_reseeds_deterministically():
 
 def test_ema_generator_is_sampled_saved_and_resumed(tmp_path, dcgan_reference, emojis):
     train, test = emojis
-    config = DCGANConfig.fast(out_dir=str(tmp_path / "ema"), ema_decay=0.9, train_iters=6, checkpoint_every=3,
+    config = DCGANConfig.fast(out_dir=str(tmp_path / "ema"), ema_decay=0.9, steps=6, checkpoint_every=3,
                               device="cpu", progress=False)
-    train_dcgan(config.replace(train_iters=3), dcgan_reference.DCGenerator,
+    train_dcgan(config.replace(steps=3), dcgan_reference.DCGenerator,
                               dcgan_reference.training_iteration, train, test)
     resumed = train_dcgan(config, dcgan_reference.DCGenerator, dcgan_reference.training_iteration, train, test)
     straight = train_dcgan(config.replace(out_dir=str(tmp_path / "straight")), dcgan_reference.DCGenerator,
@@ -183,5 +183,5 @@ def test_learning_rates_decay_in_the_loop_and_a_decayed_run_cannot_be_lengthened
     assert [g for g, _ in seen] == pytest.approx([1e-3 * f for f in factors])
     assert [d for _, d in seen] == pytest.approx([2e-3 * f for f in factors])
     # Under a decaying schedule 16 iterations are not 8 more of the same run.
-    with pytest.raises(ValueError, match="train_iters"):
-        train_dcgan(config.replace(train_iters=16), dcgan_reference.DCGenerator, spy, train, test)
+    with pytest.raises(ValueError, match="steps"):
+        train_dcgan(config.replace(steps=16), dcgan_reference.DCGenerator, spy, train, test)

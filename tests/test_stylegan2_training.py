@@ -38,7 +38,7 @@ def test_a_tiny_run_writes_samples_metrics_and_a_loadable_generator(tmp_path):
 def test_an_interrupted_run_resumes_exactly(tmp_path):
     images = _images()
     whole = train_stylegan2(_config(tmp_path, "whole"), images)
-    train_stylegan2(_config(tmp_path, "parts", train_iters=2), images)
+    train_stylegan2(_config(tmp_path, "parts", steps=2), images)
     resumed = train_stylegan2(_config(tmp_path, "parts"), images)
     for (name, a), b in zip(whole.G_ema.state_dict().items(), resumed.G_ema.state_dict().values()):
         assert torch.equal(a, b), name
@@ -48,7 +48,7 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
 
 
 def test_resuming_with_another_configuration_is_refused(tmp_path):
-    train_stylegan2(_config(tmp_path, "run", train_iters=2), _images())
+    train_stylegan2(_config(tmp_path, "run", steps=2), _images())
     with pytest.raises(ValueError, match="another configuration.*g_lr"):
         train_stylegan2(_config(tmp_path, "run", g_lr=0.01), _images())
 
@@ -84,7 +84,7 @@ def test_r1_penalty_and_ema():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_a_run_trains_and_resumes_on_a_gpu(tmp_path):
     images = _images()
-    train_stylegan2(_config(tmp_path, "gpu", train_iters=2, device="cuda"), images)
+    train_stylegan2(_config(tmp_path, "gpu", steps=2, device="cuda"), images)
     resumed = train_stylegan2(_config(tmp_path, "gpu", device="cuda"), images)
     assert [it for it, _ in resumed.history["D"]] == [1, 2, 3, 4]
     assert next(resumed.G_ema.parameters()).is_cuda

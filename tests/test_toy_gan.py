@@ -147,7 +147,7 @@ def test_r1_penalty_of_a_linear_discriminator():
 
 
 def _small(tmp_path, name: str, **changes) -> ToyGANConfig:
-    base = ToyGANConfig(mode="mixture_4", num_steps=12, batch_size=16, g_hidden=16, d_hidden=16, g_depth=2,
+    base = ToyGANConfig(mode="mixture_4", steps=12, batch_size=16, g_hidden=16, d_hidden=16, g_depth=2,
                         d_depth=2, log_every=3, num_frames=2, checkpoint_every=6, eval_samples=200,
                         out_dir=str(tmp_path / name), progress=False)
     return base.replace(**changes)
@@ -213,12 +213,12 @@ def test_a_finished_run_returns_from_its_checkpoint_and_another_config_is_refuse
     assert torch.equal(generate(again.generator, 5), generate(first.generator, 5))
     with pytest.raises(ValueError, match="lr: checkpoint has"):
         train_toy_gan(config.replace(lr=0.5), ref.train_discriminator, ref.train_generator)
-    longer = train_toy_gan(config.replace(num_steps=15), ref.train_discriminator, ref.train_generator)
+    longer = train_toy_gan(config.replace(steps=15), ref.train_discriminator, ref.train_generator)
     assert longer.history["D_loss"][:4] == first.history["D_loss"] and longer.history["D_loss"][-1][0] == 15
     decayed = config.replace(final_lr_fraction=0.5, out_dir=str(tmp_path / "decayed"))
     train_toy_gan(decayed, ref.train_discriminator, ref.train_generator)
-    with pytest.raises(ValueError, match="num_steps: checkpoint has 12"):
-        train_toy_gan(decayed.replace(num_steps=15), ref.train_discriminator, ref.train_generator)
+    with pytest.raises(ValueError, match="steps: checkpoint has 12"):
+        train_toy_gan(decayed.replace(steps=15), ref.train_discriminator, ref.train_generator)
     restarted = train_toy_gan(config.replace(lr=0.5), ref.train_discriminator, ref.train_generator, resume=False)
     assert restarted.config.lr == 0.5
 

@@ -40,6 +40,9 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str | None = 
 def config_differences(saved: dict[str, Any], current: Any, ignore: tuple[str, ...] = ()) -> list[str]:
     """Fields of the dataclass ``current`` whose value differs from the ``saved`` dict, as readable strings."""
     now = dataclasses.asdict(current)
+    # Fields renamed since the checkpoint was written (helpers.core.run.renamed_fields) count under their new name.
+    renamed = getattr(type(current), "RENAMED_FIELDS", {})
+    saved = {renamed.get(key, key): value for key, value in saved.items()}
     # A field added after the checkpoint was written counts as its default (old runs keep resuming).
     defaults = {f.name: f.default for f in dataclasses.fields(current) if f.default is not dataclasses.MISSING}
     return [

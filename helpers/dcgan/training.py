@@ -12,30 +12,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from helpers.core.averaging import recalibrate_batchnorm, update_ema
-from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.checkpoint import restore_rng_state, rng_state
 from helpers.core.layers import DCDiscriminator
 from helpers.core.metrics import SWDTracker
 from helpers.core.plotting import plot_curves, save_gif, save_grid
-from helpers.core.run import TrainResult
-from helpers.core.runtime import fast_mode, pick_device, seed_everything
+from helpers.core.run import Run, TrainResult, renamed_fields
+from helpers.core.runtime import fast_config, fast_mode, pick_device, seed_everything
 from helpers.core.samplers import TensorSampler
 from helpers.core.schedules import lr_scale
 from helpers.dcgan.models import sample_noise
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
-RESUMABLE_FIELDS = ("train_iters", "sample_every", "checkpoint_every", "out_dir", "device", "progress")
+RESUMABLE_FIELDS = ("steps", "sample_every", "checkpoint_every", "out_dir", "device", "progress")
 # Noise batches over which the averaged generator's BatchNorm statistics are measured before it is sampled.
 BN_CALIBRATION_BATCHES = 16
 TrainingIteration = Callable[..., dict[str, torch.Tensor]]
 
 
+@renamed_fields(train_iters="steps")
 @dataclass
 class DCGANConfig:
     """Every hyperparameter of a DCGAN run (the original assignment's ``args_dict``)."""
@@ -44,7 +44,7 @@ class DCGANConfig:
     g_conv_dim: int = 32
     d_conv_dim: int = 64
     noise_size: int = 100
-    train_iters: int = 20000
+    steps: int = 20000  # training iterations (each: d_train_iters D steps, then one G step)
     lr: float = 3e-5
     d_lr_multiplier: float = 2.0  # the discriminator learns at lr * d_lr_multiplier
     beta1: float = 0.5
@@ -57,7 +57,7 @@ class DCGANConfig:
     spectral_norm: bool = False
     d_train_iters: int = 1  # discriminator steps per generator step
     ema_decay: float = 0.0  # > 0: sample from an exponential moving average of G's weights (0: off)
-    # Both learning rates stay constant until this fraction of train_iters, then fall linearly to zero at the end
+    # Both learning rates stay constant until this fraction of steps, then fall linearly to zero at the end
     # (1.0: constant throughout, as in the original).
     lr_decay_start: float = 1.0
     seed: int = 0
@@ -67,7 +67,7 @@ class DCGANConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("train_iters", "batch_size", "sample_every", "checkpoint_every", "d_train_iters",
+        for name in ("steps", "batch_size", "sample_every", "checkpoint_every", "d_train_iters",
                      "noise_size", "g_conv_dim", "d_conv_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DCGANConfig.{name} must be at least 1, got {getattr(self, name)}")
@@ -80,6 +80,10 @@ class DCGANConfig:
         if not 0.0 <= self.lr_decay_start <= 1.0:
             raise ValueError(f"DCGANConfig.lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
 
+    # Fast mode (grading, the smoke run): at most these lengths and intervals, learning rates kept constant.
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 6, "sample_every": 3, "checkpoint_every": 3}
+    FAST_SETTINGS: ClassVar[dict[str, Any]] = {"lr_decay_start": 1.0}
+
     def replace(self, **changes: Any) -> DCGANConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -89,15 +93,14 @@ class DCGANConfig:
         """A CPU-friendly recipe: 5x fewer iterations at higher learning rates that fall linearly to zero over
         the second half, sampling from a moving average of G's weights (see ``bench/dcgan_quality.py``; without
         the decay the SWD stalls around 55-60, without the average it wanders between 41 and 65)."""
-        base = cls(lr=2e-4, d_lr_multiplier=1.0, train_iters=4000, lr_decay_start=0.5, ema_decay=0.999,
+        base = cls(lr=2e-4, d_lr_multiplier=1.0, steps=4000, lr_decay_start=0.5, ema_decay=0.999,
                    sample_every=100, checkpoint_every=250)
         return base.replace(**changes)
 
     @classmethod
     def fast(cls, **changes: Any) -> DCGANConfig:
-        """A few iterations only: for autograding and the end-to-end smoke run."""
-        base = cls.cpu_preset(train_iters=6, lr_decay_start=1.0, sample_every=3, checkpoint_every=3)
-        return base.replace(**changes)
+        """The fast-mode recipe (the CPU preset, a few iterations) with ``changes``: a tiny run for tests."""
+        return cls.cpu_preset(**cls.FAST_LIMITS, **cls.FAST_SETTINGS).replace(**changes)
 
 
 def _to_device(module: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
@@ -121,14 +124,15 @@ def train_dcgan(
     ``{"D_real", "D_fake", "G"}`` as tensors. Every ``sample_every`` iterations a 10x10 grid from a fixed
     noise batch is saved; every ``checkpoint_every`` iterations a checkpoint (resumable) and, when
     ``test_images`` are given, the sliced Wasserstein distance to them. With ``resume=True`` a run whose
-    checkpoint exists continues from it (and returns at once if it is complete).
+    checkpoint exists continues from it (and returns at once if it is complete). In fast mode the run is
+    shortened (:func:`helpers.core.runtime.fast_config`), whatever ``config`` asks for.
     """
+    config = fast_config(config)
     if train_images.dim() != 4 or tuple(train_images.shape[1:]) != (3, config.image_size, config.image_size):
         raise ValueError(f"train_images must have shape (N, 3, {config.image_size}, {config.image_size}), "
                          f"got {tuple(train_images.shape)}")
     out_dir = Path(config.out_dir)
     (out_dir / "samples").mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
     device = pick_device(config.device)
     seed_everything(config.seed)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -151,13 +155,11 @@ def train_dcgan(
     swd = SWDTracker(test_images.to(device)) if test_images is not None else None
 
     history: dict[str, list[tuple[int, float]]] = {"D_real": [], "D_fake": [], "G": [], "swd": []}
-    start = 0
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
-        # With learning-rate decay the schedule depends on train_iters: a longer run is not a continuation then.
-        ignore = RESUMABLE_FIELDS if config.lr_decay_start == 1 else tuple(
-            f for f in RESUMABLE_FIELDS if f != "train_iters")
-        check_resumable(state, config, out_dir, ignore=ignore)
+    # With learning-rate decay the schedule depends on the run's length: a longer run is not a continuation then.
+    resumable = tuple(f for f in RESUMABLE_FIELDS if config.lr_decay_start == 1 or f != "steps")
+    run = Run(config, config.steps, counter="iteration", resumable=resumable, desc=f"DCGAN {out_dir.name}")
+    state = run.resume(map_location=device) if resume else None
+    if state is not None:
         G.load_state_dict(state["G"])
         if G_ema is not None:
             G_ema.load_state_dict(state["G_ema"])
@@ -165,7 +167,6 @@ def train_dcgan(
         g_opt.load_state_dict(state["g_opt"])
         d_opt.load_state_dict(state["d_opt"])
         history = state["history"]
-        start = state["iteration"]
         restore_rng_state(state["rng"], real_sampler.generator, noise_rng)
 
     def sample_real() -> torch.Tensor:
@@ -197,17 +198,14 @@ def train_dcgan(
             fakes = generate(sample_noise(swd.num_real, config.noise_size, device, noise_rng))
             history["swd"].append((iteration, swd(fakes)["swd_avg"]))
         extra = {"G_ema": G_ema.state_dict()} if G_ema is not None else {}
-        save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(), **extra,
-                         "D": D.state_dict(), "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
-                         "history": history, "rng": rng_state(real_sampler.generator, noise_rng)}, ckpt_path)
+        run.save(iteration, G=G.state_dict(), **extra, D=D.state_dict(), g_opt=g_opt.state_dict(),
+                 d_opt=d_opt.state_dict(), history=history, rng=rng_state(real_sampler.generator, noise_rng))
 
     gp_weight = config.gp_weight if config.gradient_penalty else 0.0
     pending: list[tuple[int, dict[str, torch.Tensor]]] = []  # losses stay on the device until logged
     began = time.perf_counter()
-    bar = tqdm(range(start + 1, config.train_iters + 1), initial=start, total=config.train_iters,
-               desc=f"DCGAN {out_dir.name}", disable=not config.progress)
-    for iteration in bar:
-        scale = lr_scale(iteration - 1, config.train_iters, config.lr_decay_start)
+    for iteration in run.steps():
+        scale = lr_scale(iteration - 1, config.steps, config.lr_decay_start)
         for optimizer, lr in ((g_opt, config.lr), (d_opt, config.lr * config.d_lr_multiplier)):
             for group in optimizer.param_groups:
                 group["lr"] = lr * scale
@@ -216,20 +214,18 @@ def train_dcgan(
         pending.append((iteration, {k: v.detach() for k, v in losses.items()}))
         if G_ema is not None:
             update_ema(G_ema, G, config.ema_decay)
-        if iteration % config.sample_every == 0 or iteration == config.train_iters:
+        if run.due(iteration, config.sample_every):
             for it, values in pending:
                 for key in ("D_real", "D_fake", "G"):
                     history[key].append((it, float(values[key])))
             pending.clear()
-            bar.set_postfix(D_real=history["D_real"][-1][1], D_fake=history["D_fake"][-1][1],
-                            G=history["G"][-1][1])
+            run.show(D_real=history["D_real"][-1][1], D_fake=history["D_fake"][-1][1], G=history["G"][-1][1])
             save_samples(iteration)
-        if iteration % config.checkpoint_every == 0 or iteration == config.train_iters:
+        if run.due(iteration, config.checkpoint_every):
             checkpoint(iteration)
-    bar.close()
 
     sample_paths = sorted((out_dir / "samples").glob("sample-*.png"))
-    sample_paths = [p for p in sample_paths if int(p.stem.split("-")[-1]) <= config.train_iters]
+    sample_paths = [p for p in sample_paths if int(p.stem.split("-")[-1]) <= config.steps]
     plot_curves({k: history[k] for k in ("D_real", "D_fake", "G")}, out_dir / "losses.png",
                 title="Least-squares GAN losses", ylabel="loss")
     if history["swd"]:
@@ -242,5 +238,6 @@ def train_dcgan(
 
 
 def notebook_config(**changes: Any) -> DCGANConfig:
-    """The configuration a notebook cell should use: the full recipe, or :meth:`DCGANConfig.fast` when grading."""
-    return DCGANConfig.fast(**changes) if fast_mode() else DCGANConfig(**changes)
+    """The configuration a notebook cell should use: the full recipe, or in fast mode (grading) the CPU preset
+    shortened by the fast-mode policy (:func:`helpers.core.runtime.fast_config`: ``changes`` cannot lengthen it)."""
+    return fast_config(DCGANConfig.cpu_preset(**changes)) if fast_mode() else DCGANConfig(**changes)

@@ -14,29 +14,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
-from helpers.core.runtime import fast_mode, seed_everything
+from helpers.core.checkpoint import restore_rng_state, rng_state
+from helpers.core.run import Run, renamed_fields
+from helpers.core.runtime import fast_config, seed_everything, shortened
 from helpers.dqn.agent import LOSSES, SCHEDULES, DQNAgent
 from helpers.dqn.evaluation import Checkpoint, make_env, protocol_check
 from helpers.dqn.memory import Batch, ReplayMemory
 from helpers.dqn.plots import plot_training
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
-RESUMABLE_FIELDS = ("total_steps", "checkpoint_every", "out_dir", "device", "progress", "stop_when_solved")
+RESUMABLE_FIELDS = ("steps", "checkpoint_every", "out_dir", "device", "progress", "stop_when_solved")
 
 
+@renamed_fields(total_steps="steps")
 @dataclass
 class DQNConfig:
     """Every hyperparameter of a DQN run on CartPole-v1 (defaults tuned with ``bench/dqn_cartpole.py``)."""
 
     env_id: str = "CartPole-v1"
-    total_steps: int = 30_000  # environment steps of training (evaluation steps do not count)
+    steps: int = 30_000  # environment steps of training (evaluation steps do not count)
     hidden_sizes: tuple[int, ...] = (128, 128)
     lr: float = 1e-3
     loss: str = "huber"  # or "mse"
@@ -68,7 +69,7 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(self.hidden_sizes)
-        for name in ("total_steps", "buffer_size", "batch_size", "train_every", "gradient_steps",
+        for name in ("steps", "buffer_size", "batch_size", "train_every", "gradient_steps",
                      "target_update_every", "eval_every", "eval_episodes", "confirm_episodes", "checkpoint_every",
                      "log_every"):
             if getattr(self, name) < 1:
@@ -94,21 +95,24 @@ class DQNConfig:
         """The exploration rate at training step ``step`` under this configuration's schedule."""
         return SCHEDULES[self.epsilon_schedule](step, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps)
 
+    # Fast mode (grading, the smoke run): a few hundred steps, learning and exploring early, few evaluations.
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 600, "learning_starts": 200, "epsilon_decay_steps": 400,
+                                             "eval_every": 300, "eval_episodes": 3, "confirm_episodes": 5,
+                                             "checkpoint_every": 300, "log_every": 50}
+
     def replace(self, **changes: Any) -> DQNConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
     def fast(self) -> DQNConfig:
-        """This configuration shortened to a few hundred steps: for autograding and the end-to-end smoke run."""
-        return self.replace(total_steps=min(self.total_steps, 600), learning_starts=min(self.learning_starts, 200),
-                            eval_every=300, eval_episodes=3, confirm_episodes=5, checkpoint_every=300,
-                            log_every=50, epsilon_decay_steps=min(self.epsilon_decay_steps, 400))
+        """This configuration as fast mode runs it (a few hundred steps): see :data:`FAST_LIMITS`."""
+        return shortened(self)
 
 
 def notebook_config(**changes: Any) -> DQNConfig:
-    """The configuration a notebook cell should use: the full run, or a few hundred steps when grading."""
-    config = DQNConfig(**changes)
-    return config.fast() if fast_mode() else config
+    """The configuration a notebook cell should use: the full run, or in fast mode (grading) a few hundred steps
+    (the fast-mode policy, :func:`helpers.core.runtime.fast_config`, which no ``changes`` can defeat)."""
+    return fast_config(DQNConfig(**changes))
 
 
 GetAction = Callable[[DQNAgent, torch.Tensor, float], Any]
@@ -144,11 +148,12 @@ def train_dqn(config: DQNConfig, get_action: GetAction, training_step: TrainingS
     network by a hard copy every ``target_update_every`` steps or a soft update every step. ``epsilon_schedule(step)``
     gives epsilon (default: the configuration's schedule). Every ``eval_every`` steps the evaluation protocol
     runs (see the module docstring); with ``stop_when_solved`` the run ends at the first confirmed success.
-    With ``resume=True`` a run whose checkpoint exists continues exactly where it stopped.
+    With ``resume=True`` a run whose checkpoint exists continues exactly where it stopped. In fast mode the run is
+    shortened (:func:`helpers.core.runtime.fast_config`), whatever ``config`` asks for.
     """
+    config = fast_config(config)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
     seed_everything(config.seed)
     schedule = epsilon_schedule or config.epsilon
 
@@ -161,32 +166,29 @@ def train_dqn(config: DQNConfig, get_action: GetAction, training_step: TrainingS
     episode_return, episode_length = 0.0, 0
     history: dict[str, list] = {"return": [], "loss": [], "epsilon": [], "eval": []}
     solved_at: int | None = None
-    start, eval_seconds = 0, 0.0
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=agent.device)
-        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
+    eval_seconds = 0.0
+    run = Run(config, config.steps, counter="step", resumable=RESUMABLE_FIELDS, desc=f"DQN {out_dir.name}")
+    state = run.resume(map_location=agent.device) if resume else None
+    if state is not None:
         agent.load_state_dict(state["agent"])
         memory.load_state_dict(state["memory"])
         env = pickle.loads(state["env"])
         observation, episode_return, episode_length = state["observation"], state["episode_return"], \
             state["episode_length"]
-        history, solved_at, start = state["history"], state["solved_at"], state["step"]
+        history, solved_at = state["history"], state["solved_at"]
         restore_rng_state(state["rng"])
         random.setstate(state["python_rng"]["random"])
         np.random.set_state(state["python_rng"]["numpy"])
 
     def checkpoint(step: int) -> None:
-        save_checkpoint({"config": dataclasses.asdict(config), "step": step, "agent": agent.state_dict(),
-                         "memory": memory.state_dict(), "env": pickle.dumps(env), "observation": observation,
-                         "episode_return": episode_return, "episode_length": episode_length, "history": history,
-                         "solved_at": solved_at, "rng": rng_state(), "python_rng": _python_rng_state()}, ckpt_path)
+        run.save(step, agent=agent.state_dict(), memory=memory.state_dict(), env=pickle.dumps(env),
+                 observation=observation, episode_return=episode_return, episode_length=episode_length,
+                 history=history, solved_at=solved_at, rng=rng_state(), python_rng=_python_rng_state())
 
     began = time.perf_counter()
-    loss_sum, loss_count, step = 0.0, 0, start
-    done = solved_at is not None and config.stop_when_solved
-    bar = tqdm(total=config.total_steps, initial=start, desc=f"DQN {out_dir.name}", disable=not config.progress)
-    while step < config.total_steps and not done:
-        step += 1
+    loss_sum, loss_count, step = 0.0, 0, run.start
+    done = solved_at is not None and config.stop_when_solved  # a run that stops when solved is then complete
+    for step in [] if done else run.steps():
         epsilon = float(schedule(step))
         state = torch.as_tensor(observation, dtype=torch.float32, device=agent.device)
         action = int(get_action(agent, state, epsilon))
@@ -196,7 +198,7 @@ def train_dqn(config: DQNConfig, get_action: GetAction, training_step: TrainingS
         episode_length += 1
         if terminated or truncated:
             history["return"].append((step, episode_return))
-            bar.set_postfix(ret=episode_return, eps=round(epsilon, 3))
+            run.show(ret=episode_return, eps=round(epsilon, 3))
             observation, _ = env.reset()
             episode_return, episode_length = 0.0, 0
         else:
@@ -225,10 +227,10 @@ def train_dqn(config: DQNConfig, get_action: GetAction, training_step: TrainingS
             if point.solved and solved_at is None:
                 solved_at = step
                 done = config.stop_when_solved
-        if step % config.checkpoint_every == 0 or step == config.total_steps or done:
+        if run.due(step, config.checkpoint_every) or done:
             checkpoint(step)
-        bar.update(1)
-    bar.close()
+        if done:
+            break
     env.close()
     seconds = time.perf_counter() - began
     plot_path = plot_training(history, out_dir / "training.png", config.solve_threshold)

@@ -6,7 +6,7 @@ noise batch and returns scalar tensors: ``d_loss`` and ``g_loss``, and usually `
 discriminator probabilities of real and generated images). Every value is logged per step and averaged per
 epoch. The generator sees Gaussian noise of shape ``(batch, z_dim)``.
 
-It shares the checkpoint helpers (:mod:`helpers.core.checkpoint`), the result type (:class:`TrainResult`) and the
+It shares the run bookkeeping and the result type (:mod:`helpers.core.run`) and the
 sliced Wasserstein distance (:class:`helpers.core.metrics.SWDTracker`) with the DCGAN loop of
 :mod:`helpers.dcgan.training`; it differs in counting epochs (one shuffled pass over the data) rather than
 iterations, and in the loss, which lives entirely in ``step_fn``.
@@ -19,17 +19,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.checkpoint import restore_rng_state, rng_state
 from helpers.core.metrics import SWDTracker
 from helpers.core.plotting import plot_curves, save_gif, save_grid
-from helpers.core.run import TrainResult
-from helpers.core.runtime import fast_mode, pick_device, seed_everything
+from helpers.core.run import Run, TrainResult
+from helpers.core.runtime import fast_config, pick_device, seed_everything
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
 RESUMABLE_FIELDS = ("epochs", "sample_epochs", "checkpoint_every", "log_every", "out_dir", "device", "progress")
@@ -67,6 +67,12 @@ class ImageGANConfig:
             raise ValueError(f"ImageGANConfig.lr must be positive, got {self.lr}")
         self.sample_epochs = tuple(int(e) for e in self.sample_epochs)
 
+    # Fast mode (grading, the smoke run): at most two epochs of two batches of 16, a checkpoint and a log line
+    # every epoch, samples after the first epoch (and the last, as always).
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"epochs": 2, "steps_per_epoch": 2, "checkpoint_every": 1, "log_every": 1,
+                                             "batch_size": 16}
+    FAST_SETTINGS: ClassVar[dict[str, Any]] = {"sample_epochs": (1,)}
+
     def replace(self, **changes: Any) -> ImageGANConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -74,17 +80,13 @@ class ImageGANConfig:
     @classmethod
     def fast(cls, **changes: Any) -> ImageGANConfig:
         """Two short epochs: for autograding and the end-to-end smoke run."""
-        base = cls(epochs=2, steps_per_epoch=2, sample_epochs=(1,), checkpoint_every=1, batch_size=16)
-        return base.replace(**changes)
+        return cls(**cls.FAST_LIMITS, **cls.FAST_SETTINGS).replace(**changes)
 
 
 def lab_config(**changes: Any) -> ImageGANConfig:
-    """The configuration a lab cell should use: as given, or :meth:`ImageGANConfig.fast` when grading."""
-    if fast_mode():
-        keep = {k: v for k, v in changes.items() if k in ("z_dim", "lr", "beta1", "beta2", "seed", "out_dir",
-                                                          "device", "progress")}
-        return ImageGANConfig.fast(**keep)
-    return ImageGANConfig(**changes)
+    """The configuration a lab cell should use: as given, or in fast mode (grading) shortened by the fast-mode
+    policy (:func:`helpers.core.runtime.fast_config`), which no ``changes`` can defeat."""
+    return fast_config(ImageGANConfig(**changes))
 
 
 def epoch_batches(num_images: int, batch_size: int, generator: torch.Generator,
@@ -126,13 +128,14 @@ def train_image_gan(
 
     The history holds, for each key ``step_fn`` returns, ``(step, value)`` per step and under
     ``"epoch_<key>"`` ``(epoch, mean)`` per epoch, plus ``"swd"``. With ``resume=True`` a run whose
-    checkpoint exists continues from it (and returns at once if it is complete).
+    checkpoint exists continues from it (and returns at once if it is complete). In fast mode the run is
+    shortened (:func:`helpers.core.runtime.fast_config`), whatever ``config`` asks for.
     """
+    config = fast_config(config)
     if train_images.dim() != 4 or len(train_images) < 2:
         raise ValueError(f"train_images must be a batch (N >= 2, C, H, W), got shape {tuple(train_images.shape)}")
     out_dir = Path(config.out_dir)
     (out_dir / "samples").mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
     device = pick_device(config.device)
     seed_everything(config.seed)
     G, D = generator.to(device), discriminator.to(device)
@@ -147,10 +150,11 @@ def train_image_gan(
     swd = SWDTracker(test_images.to(device), **(swd_kwargs or {})) if test_images is not None else None
 
     history: dict[str, list[tuple[int, float]]] = {"swd": []}
-    start_epoch, step = 0, 0
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
-        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
+    step = 0  # batches done
+    run = Run(config, config.epochs, counter="epoch", resumable=RESUMABLE_FIELDS, desc=f"GAN {out_dir.name}",
+              unit="epoch")
+    state = run.resume(map_location=device) if resume else None
+    if state is not None:
         try:
             G.load_state_dict(state["G"])
             D.load_state_dict(state["D"])
@@ -160,7 +164,7 @@ def train_image_gan(
                              "over") from exc
         g_opt.load_state_dict(state["g_opt"])
         d_opt.load_state_dict(state["d_opt"])
-        history, start_epoch, step = state["history"], state["epoch"], state["step"]
+        history, step = state["history"], state["step"]
         restore_rng_state(state["rng"], shuffle_rng, noise_rng)
 
     def save_samples(epoch: int) -> None:
@@ -176,16 +180,13 @@ def train_image_gan(
                 fakes = G(torch.randn(swd.num_real, config.z_dim, device=device, generator=noise_rng))
             G.train()
             history["swd"].append((epoch, swd(fakes)["swd_avg"]))
-        save_checkpoint({"config": dataclasses.asdict(config), "epoch": epoch, "step": step, "G": G.state_dict(),
-                         "D": D.state_dict(), "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(),
-                         "history": history, "rng": rng_state(shuffle_rng, noise_rng)}, ckpt_path)
+        run.save(epoch, step=step, G=G.state_dict(), D=D.state_dict(), g_opt=g_opt.state_dict(),
+                 d_opt=d_opt.state_dict(), history=history, rng=rng_state(shuffle_rng, noise_rng))
 
     began = time.perf_counter()
     G.train()
     D.train()
-    bar = tqdm(range(start_epoch + 1, config.epochs + 1), initial=start_epoch, total=config.epochs,
-               desc=f"GAN {out_dir.name}", unit="epoch", disable=not config.progress)
-    for epoch in bar:
+    for epoch in run.steps():
         pending: list[tuple[int, dict[str, torch.Tensor]]] = []  # values stay on the device until the epoch ends
         for batch in epoch_batches(len(data), config.batch_size, shuffle_rng, config.steps_per_epoch):
             step += 1
@@ -199,14 +200,13 @@ def train_image_gan(
         means = {key: sum(float(v[key]) for _, v in pending) / len(pending) for key in pending[0][1]}
         for key, mean in means.items():
             history.setdefault(f"epoch_{key}", []).append((epoch, mean))
-        bar.set_postfix({k: round(v, 3) for k, v in means.items()})
-        if config.log_every and (epoch % config.log_every == 0 or epoch == config.epochs):
+        run.show(**{k: round(v, 3) for k, v in means.items()})
+        if run.due(epoch, config.log_every):
             tqdm.write(f"epoch {epoch:4d}/{config.epochs}: " + "  ".join(f"{k} {v:.4f}" for k, v in means.items()))
         if epoch in config.sample_epochs or epoch == config.epochs:
             save_samples(epoch)
-        if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+        if run.due(epoch, config.checkpoint_every):
             checkpoint(epoch)
-    bar.close()
 
     sample_paths = sorted(p for p in (out_dir / "samples").glob("epoch-*.png")
                           if int(p.stem.split("-")[-1]) <= config.epochs)

@@ -4,9 +4,9 @@ The recipe follows StyleGAN2 (Karras et al., 2020) and NVIDIA's stylegan2-ada-py
 ``training_loop.py``, in short:
 
 * non-saturating logistic loss: D minimises softplus(D(fake)) + softplus(-D(real)), G minimises softplus(-D(fake));
-* R1 penalty on real images, (gamma / 2) * |dD/dx|^2, applied lazily every ``r1_interval`` steps (scaled up by
+* R1 penalty on real images, (gamma / 2) * |dD/dx|^2, applied lazily every ``r1_every`` steps (scaled up by
   the interval, with Adam's learning rate and betas adjusted as in the paper);
-* optional path length regularisation of G (``pl_weight > 0``), lazily every ``pl_interval`` steps;
+* optional path length regularisation of G (``pl_weight > 0``), lazily every ``pl_every`` steps;
 * style-mixing regularisation: with probability ``style_mixing_prob`` the ws after a random layer come from a
   second latent;
 * differentiable augmentation (``helpers.stylegan2.augment``, Zhao et al. 2020) of every image D sees, real or
@@ -33,18 +33,18 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from helpers.core.averaging import update_ema
-from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.checkpoint import restore_rng_state, rng_state
 from helpers.core.emoji_data import load_emojis
 from helpers.core.metrics import SWDTracker
 from helpers.core.plotting import plot_curves, save_grid
-from helpers.core.runtime import pick_device, seed_everything
+from helpers.core.run import Run, renamed_fields
+from helpers.core.runtime import fast_config, pick_device, seed_everything
 from helpers.core.samplers import TensorSampler
 from helpers.stylegan2.augment import diff_augment, parse_policy
 from helpers.stylegan2.discriminator import Discriminator
@@ -52,9 +52,10 @@ from helpers.stylegan2.generator import Generator, save_generator
 from helpers.stylegan2.losses import generate_with_mixing, path_length_penalty, r1_penalty
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
-RESUMABLE_FIELDS = ("train_iters", "sample_every", "checkpoint_every", "out_dir", "device", "progress", "threads")
+RESUMABLE_FIELDS = ("steps", "sample_every", "checkpoint_every", "out_dir", "device", "progress", "threads")
 
 
+@renamed_fields(train_iters="steps", r1_interval="r1_every", pl_interval="pl_every")
 @dataclass
 class StyleGAN2Config:
     """Every hyperparameter of a StyleGAN2 training run."""
@@ -69,15 +70,15 @@ class StyleGAN2Config:
     d_channel_max: int = 64
     conv_clamp: float | None = 256
     batch_size: int = 16
-    train_iters: int = 20000
+    steps: int = 20000  # training iterations (one G step and one D step each)
     g_lr: float = 0.0025
     d_lr: float = 0.0025
     beta1: float = 0.0
     beta2: float = 0.99
     r1_gamma: float = 0.1  # above the paper's 0.01 for CIFAR-10: with ~1,200 images D needs holding back
-    r1_interval: int = 16
+    r1_every: int = 16  # the R1 penalty is applied lazily, every this many steps
     pl_weight: float = 0.0  # path length regularisation (StyleGAN2 uses 2; off by default: it costs time)
-    pl_interval: int = 4
+    pl_every: int = 4
     pl_decay: float = 0.01
     style_mixing_prob: float = 0.9
     ema_kimg: float = 2.0  # half-life of the EMA of G in thousands of images
@@ -94,7 +95,7 @@ class StyleGAN2Config:
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "d_channel_base",
-                     "d_channel_max", "batch_size", "train_iters", "r1_interval", "pl_interval", "sample_every",
+                     "d_channel_max", "batch_size", "steps", "r1_every", "pl_every", "sample_every",
                      "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"StyleGAN2Config.{name} must be at least 1, got {getattr(self, name)}")
@@ -109,6 +110,9 @@ class StyleGAN2Config:
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 (minibatch std), got {self.batch_size}")
 
+    # Fast mode (grading, the smoke run): at most these lengths and intervals.
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 4, "sample_every": 2, "checkpoint_every": 2}
+
     def replace(self, **changes: Any) -> StyleGAN2Config:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -117,7 +121,7 @@ class StyleGAN2Config:
     def fast(cls, **changes: Any) -> StyleGAN2Config:
         """A tiny run of a few iterations: for tests and the notebook's fast mode."""
         base = cls(channel_base=256, channel_max=16, d_channel_base=256, d_channel_max=16, batch_size=8,
-                   train_iters=4, sample_every=2, checkpoint_every=2, r1_interval=2, pl_interval=2)
+                   **cls.FAST_LIMITS, r1_every=2, pl_every=2)
         return base.replace(**changes)
 
     def generator_kwargs(self) -> dict[str, Any]:
@@ -160,7 +164,9 @@ def train_stylegan2(
     ``out_dir/samples``; every ``checkpoint_every`` iterations a checkpoint (resumable) and, when
     ``test_images`` are given, the sliced Wasserstein distance of 1000 ``G_ema`` samples to them. At the
     end ``G_ema`` is saved to ``out_dir/generator.pt`` (load it with ``helpers.stylegan2.generator.load_generator``).
+    In fast mode the run is shortened (:func:`helpers.core.runtime.fast_config`), whatever ``config`` asks for.
     """
+    config = fast_config(config)
     if config.threads:
         torch.set_num_threads(config.threads)
     if train_images is None:
@@ -172,7 +178,6 @@ def train_stylegan2(
         raise ValueError(f"batch_size {config.batch_size} is larger than the {len(train_images)} training images")
     out_dir = Path(config.out_dir)
     (out_dir / "samples").mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
     device = pick_device(config.device)
     seed_everything(config.seed)
 
@@ -180,21 +185,20 @@ def train_stylegan2(
     D = Discriminator(size, config.d_channel_base, config.d_channel_max).to(device).train()
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     g_opt = _lazy_adam(G.parameters(), config.g_lr, config.beta1, config.beta2,
-                       config.pl_interval if config.pl_weight > 0 else 10**9)
-    d_opt = _lazy_adam(D.parameters(), config.d_lr, config.beta1, config.beta2, config.r1_interval)
+                       config.pl_every if config.pl_weight > 0 else 10**9)
+    d_opt = _lazy_adam(D.parameters(), config.d_lr, config.beta1, config.beta2, config.r1_every)
     pl_mean = torch.zeros([], device=device)
 
     sampler = TensorSampler(train_images.to(device), seed=config.seed)
     fixed_z = torch.randn(64, config.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
     swd = SWDTracker(test_images.to(device)) if test_images is not None else None
     history: dict[str, list[tuple[int, float]]] = {"D": [], "G": [], "R1": [], "swd": []}
-    start = 0
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location="cpu")  # RNG states must stay CPU tensors
-        check_resumable(state, config, out_dir, ignore=RESUMABLE_FIELDS)
+    run = Run(config, config.steps, counter="iteration", resumable=RESUMABLE_FIELDS, desc=f"StyleGAN2 {out_dir.name}")
+    state = run.resume(map_location="cpu") if resume else None  # RNG states must stay CPU tensors
+    if state is not None:
         for module, key in ((G, "G"), (D, "D"), (G_ema, "G_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):
             module.load_state_dict(state[key])
-        history, start, pl_mean = state["history"], state["iteration"], state["pl_mean"].to(device)
+        history, pl_mean = state["history"], state["pl_mean"].to(device)
         restore_rng_state(state["rng"], sampler.generator)
 
     def real_batch() -> torch.Tensor:
@@ -219,15 +223,11 @@ def train_stylegan2(
                 z = torch.randn(1000, config.z_dim, generator=torch.Generator().manual_seed(99)).to(device)
                 fakes = torch.cat([G_ema(part, None, noise_mode="const") for part in z.split(250)])
             history["swd"].append((iteration, swd(fakes)["swd_avg"]))
-        save_checkpoint({"config": dataclasses.asdict(config), "iteration": iteration, "G": G.state_dict(),
-                         "D": D.state_dict(), "G_ema": G_ema.state_dict(), "g_opt": g_opt.state_dict(),
-                         "d_opt": d_opt.state_dict(), "history": history, "pl_mean": pl_mean,
-                         "rng": rng_state(sampler.generator)}, ckpt_path)
+        run.save(iteration, G=G.state_dict(), D=D.state_dict(), G_ema=G_ema.state_dict(), g_opt=g_opt.state_dict(),
+                 d_opt=d_opt.state_dict(), history=history, pl_mean=pl_mean, rng=rng_state(sampler.generator))
 
     began = time.perf_counter()
-    bar = tqdm(range(start + 1, config.train_iters + 1), initial=start, total=config.train_iters,
-               desc=f"StyleGAN2 {out_dir.name}", disable=not config.progress)
-    for iteration in bar:
+    for iteration in run.steps():
         # Generator: non-saturating loss, then (lazily) the path length penalty.
         G.requires_grad_(True)
         D.requires_grad_(False)
@@ -235,10 +235,10 @@ def train_stylegan2(
         g_loss = F.softplus(-D(augment(generate_with_mixing(G, z, config.style_mixing_prob)))).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
-        if config.pl_weight > 0 and iteration % config.pl_interval == 0:
+        if config.pl_weight > 0 and iteration % config.pl_every == 0:
             penalty, pl_mean = path_length_penalty(G, z[: max(config.batch_size // 2, 1)], pl_mean,
                                                    config.pl_decay)
-            (penalty.mean() * config.pl_weight * config.pl_interval).backward()
+            (penalty.mean() * config.pl_weight * config.pl_every).backward()
         g_opt.step()
 
         # Discriminator: logistic loss on real and fake images, then (lazily) the R1 penalty.
@@ -252,9 +252,9 @@ def train_stylegan2(
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         r1 = None
-        if config.r1_gamma > 0 and iteration % config.r1_interval == 0:
+        if config.r1_gamma > 0 and iteration % config.r1_every == 0:
             r1 = r1_penalty(D, real).mean()
-            (r1 * (config.r1_gamma / 2) * config.r1_interval).backward()
+            (r1 * (config.r1_gamma / 2) * config.r1_every).backward()
         d_opt.step()
 
         # EMA of G, with a half-life that ramps up over the first images.
@@ -266,15 +266,14 @@ def train_stylegan2(
         history["G"].append((iteration, float(g_loss.detach())))
         if r1 is not None:
             history["R1"].append((iteration, float(r1.detach())))
-        if iteration % config.sample_every == 0 or iteration == config.train_iters:
-            bar.set_postfix(D=history["D"][-1][1], G=history["G"][-1][1])
+        if run.due(iteration, config.sample_every):
+            run.show(D=history["D"][-1][1], G=history["G"][-1][1])
             save_samples(iteration)
-        if iteration % config.checkpoint_every == 0 or iteration == config.train_iters:
+        if run.due(iteration, config.checkpoint_every):
             checkpoint(iteration)
-    bar.close()
 
     sample_paths = sorted(p for p in (out_dir / "samples").glob("sample-*.png")
-                          if int(p.stem.split("-")[-1]) <= config.train_iters)
+                          if int(p.stem.split("-")[-1]) <= config.steps)
     plot_curves({k: history[k] for k in ("D", "G")}, out_dir / "losses.png", title="StyleGAN2 losses",
                 ylabel="loss")
     if history["swd"]:
@@ -287,7 +286,7 @@ def train_stylegan2(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the kit's StyleGAN2 on the emoji data.")
     parser.add_argument("--out-dir", default=StyleGAN2Config.out_dir)
-    parser.add_argument("--iters", type=int, default=StyleGAN2Config.train_iters)
+    parser.add_argument("--steps", type=int, default=StyleGAN2Config.steps)
     parser.add_argument("--batch-size", type=int, default=StyleGAN2Config.batch_size)
     parser.add_argument("--image-size", type=int, default=StyleGAN2Config.image_size)
     parser.add_argument("--augment", default=StyleGAN2Config.augment,
@@ -298,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    config = StyleGAN2Config(out_dir=args.out_dir, train_iters=args.iters, batch_size=args.batch_size,
+    config = StyleGAN2Config(out_dir=args.out_dir, steps=args.steps, batch_size=args.batch_size,
                              image_size=args.image_size, augment=args.augment, r1_gamma=args.r1_gamma,
                              seed=args.seed, threads=args.threads, device=args.device,
                              progress=not args.no_progress)

@@ -15,16 +15,16 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from helpers.core.averaging import update_ema
-from helpers.core.checkpoint import check_resumable, load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from helpers.core.checkpoint import restore_rng_state, rng_state
 from helpers.core.plotting import plot_curves, save_gif
-from helpers.core.runtime import fast_mode, pick_device, seed_everything
+from helpers.core.run import Run, renamed_fields
+from helpers.core.runtime import fast_config, fast_mode, pick_device, seed_everything
 from helpers.toy_gan.data import DatasetSampler, GaussianMixture, make_distribution
 from helpers.toy_gan.losses import r1_penalty_step
 from helpers.toy_gan.metrics import evaluate, generate
@@ -33,10 +33,11 @@ from helpers.toy_gan.plots import plot_frame
 
 StepFunction = Callable[..., torch.Tensor]
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
-RESUMABLE_FIELDS = ("num_steps", "log_every", "num_frames", "checkpoint_every", "out_dir", "device", "progress",
+RESUMABLE_FIELDS = ("steps", "log_every", "num_frames", "checkpoint_every", "out_dir", "device", "progress",
                     "gif", "eval_samples")
 
 
+@renamed_fields(num_steps="steps")
 @dataclass
 class ToyGANConfig:
     """Every hyperparameter of a toy GAN run.
@@ -48,7 +49,7 @@ class ToyGANConfig:
     mode: str = "mixture_4"
     data: dict[str, Any] = field(default_factory=dict)
     d_steps: int = 1
-    num_steps: int = 2000  # generator updates
+    steps: int = 2000  # generator updates
     batch_size: int = 128  # points per batch (times ``pack``)
     noise_dim: int | None = None  # None: the data's dimension
     g_hidden: int = 128
@@ -78,7 +79,7 @@ class ToyGANConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
         make_distribution(self.mode, **self.data)  # a clear error for an unknown mode or bad parameters
-        for name in ("d_steps", "num_steps", "batch_size", "g_hidden", "g_depth", "d_hidden", "d_depth", "pack",
+        for name in ("d_steps", "steps", "batch_size", "g_hidden", "g_depth", "d_hidden", "d_depth", "pack",
                      "log_every", "checkpoint_every", "eval_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ToyGANConfig.{name} must be at least 1, got {getattr(self, name)}")
@@ -91,6 +92,9 @@ class ToyGANConfig:
         if self.num_frames < 0:
             raise ValueError(f"ToyGANConfig.num_frames must be at least 0, got {self.num_frames}")
 
+    # Fast mode (grading, the smoke run): a few dozen steps.
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 40}
+
     def replace(self, **changes: Any) -> ToyGANConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -102,7 +106,7 @@ class ToyGANConfig:
         # percent, and the average changed nothing. Length matters most: on the grid, 12,000 steps rather than
         # 6,000 took seed 0 from 92% to 96% high quality, 16,000 rather than 12,000 took the worst seed (7) from
         # 94.5% to 96.0%; a smaller final learning rate (0.5%) or R1 weight (0.01) did not help.
-        base = cls(mode="ring", num_steps=16000, batch_size=256, noise_dim=2, g_hidden=256, d_hidden=256,
+        base = cls(mode="ring", steps=16000, batch_size=256, noise_dim=2, g_hidden=256, d_hidden=256,
                    lr=1e-3, final_lr_fraction=0.02, r1_gamma=0.1, log_every=50)
         return base.replace(**changes)
 
@@ -110,7 +114,7 @@ class ToyGANConfig:
     def gaussian_1d(cls, mean: float, std: float, **changes: Any) -> ToyGANConfig:
         """The 1-D task: learn N(mean, std) with plain gradient descent (no Adam), seed 42."""
         base = cls(mode="gaussian", data={"mean": mean, "std": std}, optimizer="sgd", lr=0.05, d_lr=0.2,
-                   num_steps=3000, batch_size=256, noise_dim=1, g_hidden=32, g_depth=2, d_hidden=128, d_depth=2,
+                   steps=3000, batch_size=256, noise_dim=1, g_hidden=32, g_depth=2, d_hidden=128, d_depth=2,
                    final_lr_fraction=0.02, seed=42, log_every=20)
         return base.replace(**changes)
 
@@ -138,7 +142,7 @@ class ToyGANResult:
 def _frame_steps(config: ToyGANConfig) -> list[int]:
     if config.num_frames == 0:
         return []
-    return sorted({round(config.num_steps * k / config.num_frames) for k in range(config.num_frames + 1)})
+    return sorted({round(config.steps * k / config.num_frames) for k in range(config.num_frames + 1)})
 
 
 @contextmanager
@@ -168,10 +172,11 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
     ``train_generator(D, G, g_optimizer, noise)`` one generator update. Each iteration does ``d_steps`` D updates
     (fresh real points and noise each), then one G update. Frames (real vs generated points, and the
     discriminator's output) are saved at ``num_frames + 1`` evenly spaced steps as ``frames/frame-NNNNNN.png``.
-    With ``resume=True`` a run whose checkpoint exists continues from it (returns at once if complete).
+    With ``resume=True`` a run whose checkpoint exists continues from it (returns at once if complete). In fast
+    mode the run is shortened (:func:`helpers.core.runtime.fast_config`), whatever ``config`` asks for.
     """
+    config = fast_config(config)
     out_dir = Path(config.out_dir)
-    ckpt_path = out_dir / "checkpoint.pt"
     device = pick_device(config.device)
     seed_everything(config.seed)
     distribution = make_distribution(config.mode, **config.data)
@@ -193,13 +198,11 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
 
     history: dict[str, list[tuple[int, float]]] = {k: [] for k in ("D_loss", "G_loss", "D_real", "D_fake",
                                                                      "modes", "modes_fair", "hq_share")}
-    start = 0
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
-        # With learning-rate decay the schedule depends on num_steps: a longer run is not a continuation then.
-        ignore = RESUMABLE_FIELDS if config.final_lr_fraction == 1 else tuple(
-            f for f in RESUMABLE_FIELDS if f != "num_steps")
-        check_resumable(state, config, out_dir, ignore=ignore)
+    # With learning-rate decay the schedule depends on the run's length: a longer run is not a continuation then.
+    resumable = tuple(f for f in RESUMABLE_FIELDS if config.final_lr_fraction == 1 or f != "steps")
+    run = Run(config, config.steps, counter="step", resumable=resumable, desc=f"GAN {config.mode} {out_dir.name}")
+    state = run.resume(map_location=device) if resume else None
+    if state is not None:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         if config.ema > 0:
@@ -207,7 +210,6 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         g_opt.load_state_dict(state["g_opt"])
         d_opt.load_state_dict(state["d_opt"])
         history = state["history"]
-        start = state["step"]
         restore_rng_state(state["rng"], data_rng, noise_rng)
 
     per_batch = config.batch_size * config.pack
@@ -219,7 +221,7 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         return torch.randn(per_batch, noise_dim, generator=noise_rng).to(device)
 
     def set_learning_rates(step: int) -> None:
-        scale = 1 - (1 - config.final_lr_fraction) * step / config.num_steps
+        scale = 1 - (1 - config.final_lr_fraction) * step / config.steps
         for group in g_opt.param_groups:
             group["lr"] = config.lr * scale
         for group in d_opt.param_groups:
@@ -243,18 +245,15 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         return path
 
     def checkpoint(step: int) -> None:
-        save_checkpoint({"config": dataclasses.asdict(config), "step": step, "G": G.state_dict(),
-                         "D": D.state_dict(), "G_avg": G_avg.state_dict() if config.ema > 0 else None,
-                         "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(), "history": history,
-                         "rng": rng_state(data_rng, noise_rng)}, ckpt_path)
+        run.save(step, G=G.state_dict(), D=D.state_dict(), G_avg=G_avg.state_dict() if config.ema > 0 else None,
+                 g_opt=g_opt.state_dict(), d_opt=d_opt.state_dict(), history=history,
+                 rng=rng_state(data_rng, noise_rng))
 
     frame_steps = set(_frame_steps(config))
-    if start == 0 and 0 in frame_steps:
+    if run.start == 0 and 0 in frame_steps:
         frame(0)
     began = time.perf_counter()
-    bar = tqdm(range(start + 1, config.num_steps + 1), initial=start, total=config.num_steps,
-               desc=f"GAN {config.mode} {out_dir.name}", disable=not config.progress)
-    for step in bar:
+    for step in run.steps():
         set_learning_rates(step - 1)
         for _ in range(config.d_steps):
             real = real_batch()
@@ -265,14 +264,13 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         if config.ema > 0:
             beta = min(config.ema, step / (step + 10))  # warm-up: forget the random initial weights quickly
             update_ema(G_avg, G, beta)
-        if step % config.log_every == 0 or step == config.num_steps:
+        if run.due(step, config.log_every):
             log(step, d_loss, g_loss, real)
-            bar.set_postfix(D=history["D_loss"][-1][1], G=history["G_loss"][-1][1])
+            run.show(D=history["D_loss"][-1][1], G=history["G_loss"][-1][1])
         if step in frame_steps:
             frame(step)
-        if step % config.checkpoint_every == 0 or step == config.num_steps:
+        if run.due(step, config.checkpoint_every):
             checkpoint(step)
-    bar.close()
 
     frame_paths = [out_dir / "frames" / f"frame-{s:06d}.png" for s in sorted(frame_steps)]
     frame_paths = [p for p in frame_paths if p.is_file()]
@@ -289,14 +287,15 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
                         time.perf_counter() - began)
 
 
-def train_gan(mode: str, d_steps: int, num_steps: int, batch_size: int, train_discriminator: StepFunction,
+def train_gan(mode: str, d_steps: int, steps: int, batch_size: int, train_discriminator: StepFunction,
               train_generator: StepFunction, resume: bool = True, **changes: Any) -> ToyGANResult:
     """Train on ``mode``'s data with ``d_steps`` D updates per G update; other :class:`ToyGANConfig` fields
     (``data``, ``lr``, ``out_dir``, ``seed``, ...) go in ``changes``."""
-    config = ToyGANConfig(mode=mode, d_steps=d_steps, num_steps=num_steps, batch_size=batch_size, **changes)
+    config = ToyGANConfig(mode=mode, d_steps=d_steps, steps=steps, batch_size=batch_size, **changes)
     return train_toy_gan(config, train_discriminator, train_generator, resume=resume)
 
 
-def notebook_steps(num_steps: int) -> int:
-    """``num_steps``, or a few dozen when the notebook is graded or smoke-tested (fast mode)."""
-    return min(num_steps, 40) if fast_mode() else num_steps
+def notebook_steps(steps: int) -> int:
+    """``steps``, or in fast mode (graded, smoke-tested) the few dozen of the fast-mode policy (which
+    :func:`train_toy_gan` applies anyway: this only lets a cell show the length it will run)."""
+    return min(steps, ToyGANConfig.FAST_LIMITS["steps"]) if fast_mode() else steps
