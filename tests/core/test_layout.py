@@ -1,0 +1,39 @@
+"""The library's layout: a shared core, and one package per assignment that imports only itself and the core."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import helpers
+
+HELPERS = Path(helpers.__file__).resolve().parent
+ASSIGNMENTS = ("dcgan", "stylegan2", "dqn", "toy_gan", "image_labs")
+
+
+def _helpers_imports(path: Path) -> set[str]:
+    """Every ``helpers...`` module the file imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "helpers":
+            found |= {node.module} if node.module != "helpers" else {f"helpers.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "helpers"}
+    return found
+
+
+def test_the_packages_are_the_core_and_the_assignments():
+    packages = {p.name for p in HELPERS.iterdir() if (p / "__init__.py").is_file()}
+    assert packages == {"core", *ASSIGNMENTS}
+    assert not [p.name for p in HELPERS.glob("*.py") if p.name != "__init__.py"], "no flat modules beside the packages"
+
+
+def test_an_assignment_imports_only_itself_and_the_core():
+    wrong = []
+    for path in sorted(HELPERS.rglob("*.py")):
+        package = path.relative_to(HELPERS).parts[0] if path.parent != HELPERS else "core"
+        allowed = {"core", package}
+        for module in _helpers_imports(path):
+            if module.split(".")[1] not in allowed:
+                wrong.append(f"{path.relative_to(HELPERS.parent)} imports {module}")
+    assert not wrong, "\n".join(wrong)
