@@ -38,6 +38,7 @@ import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 from nbgrader.api import Gradebook
 
+from autograder.flags import LIBRARY_NAMES
 from autograder.repair import _normalise
 from autograder.sandbox import kill_recorded
 
@@ -211,24 +212,33 @@ class Verdicts:
 
 
 def definitions_only(source: str) -> str:
-    """The statements of a student's cell that only define things (imports, functions, classes, names).
+    """The statements of a student's cell that only define things: imports, functions, classes, assignments.
 
-    A cell that does not parse is returned as it is, so it fails here as it did in the notebook.
+    Assignments are kept when their target is a name or part of one (``BATCH = 64``, ``settings["lr"] = 1e-3``,
+    ``config.lr = 1e-3``), not when it is a library's attribute (``torch.allclose = ...``); expressions, loops and
+    every other statement are dropped. A cell that does not parse is returned as it is, so it fails here as it did
+    in the notebook.
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return source
 
-    def names_only(target: ast.expr) -> bool:
-        if isinstance(target, ast.Name):
-            return True
-        return isinstance(target, (ast.Tuple, ast.List)) and all(names_only(t) for t in target.elts)
+    def root(target: ast.expr) -> str | None:
+        while isinstance(target, (ast.Attribute, ast.Subscript)):
+            target = target.value
+        return target.id if isinstance(target, ast.Name) else None
+
+    def assignable(target: ast.expr) -> bool:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return all(assignable(t) for t in target.elts)
+        name = root(target)
+        return name is not None and (isinstance(target, ast.Name) or name not in LIBRARY_NAMES)
 
     kept = [node for node in tree.body
             if isinstance(node, KEPT_STATEMENTS)
-            or (isinstance(node, ast.Assign) and all(names_only(t) for t in node.targets))
-            or (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name))]
+            or (isinstance(node, ast.Assign) and all(assignable(t) for t in node.targets))
+            or (isinstance(node, (ast.AnnAssign, ast.AugAssign)) and assignable(node.target))]
     return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 

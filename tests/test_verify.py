@@ -17,12 +17,13 @@ def test_only_definitions_of_the_students_code_run():
         "import torch\nfrom math import pi\nBATCH = 64\na, b = 1, 2\nlimit: int = 3\n"
         "def f(x):\n    return x + 1\nclass Net:\n    pass\n"
         "torch.allclose = lambda *a, **k: True\nget_ipython().events.callbacks.clear()\n"
-        "for i in range(3):\n    print(i)\nnet.weight = 3\n")
+        "for i in range(3):\n    print(i)\nsettings['lr'] = 0.1\nconfig.tau = 0.5\nBATCH += 1\n"
+        "np.testing.assert_allclose = None\n")
     kept = definitions_only(source)
     for wanted in ("import torch", "from math import pi", "BATCH = 64", "a, b = (1, 2)", "limit: int = 3",
-                   "def f(x):", "class Net:"):
+                   "def f(x):", "class Net:", "settings['lr'] = 0.1", "config.tau = 0.5", "BATCH += 1"):
         assert wanted in kept
-    for dropped in ("allclose", "get_ipython", "print", "net.weight"):
+    for dropped in ("allclose", "get_ipython", "print"):
         assert dropped not in kept
     assert definitions_only("def broken(:\n") == "def broken(:\n", "a syntax error stays one"
 
