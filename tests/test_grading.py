@@ -20,41 +20,13 @@ from autograder.config import load_config
 from autograder.grade import grade_folder, student_id
 from autograder.setup_cell import SETUP_CELL
 from tests.corpus import build_corpus
+from tests.corpus import dcgan as dcgan_corpus
+from tests.corpus.common import check, write_cases
 from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 CONFIG = load_config()
-AUTO_TESTS = {"test_generator": 2, "test_discriminator_step": 3, "test_generator_step": 2,
-              "test_training_iteration": 2}
-
-# One realistic bug each, and the test cell that must catch it.
-MUTANTS = {
-    "no_tanh": ("generator", "return torch.tanh(self.stage4(out))", "return self.stage4(out)", "test_generator"),
-    "batchnorm_on_output": ("generator", "self.stage4 = upconv(conv_dim, 3, batch_norm=False,",
-                            "self.stage4 = upconv(conv_dim, 3, batch_norm=True,", "test_generator"),
-    "no_detach_in_d_step": ("training_step", "fakes = G(noise).detach()", "fakes = G(noise)",
-                            "test_discriminator_step"),
-    "wrong_fake_target": ("training_step", "0.5 * (D(fakes) ** 2).mean()", "0.5 * ((D(fakes) - 1) ** 2).mean()",
-                          "test_discriminator_step"),
-    "missing_half_factor": ("training_step", "d_real_loss = 0.5 * ((D(real_images) - 1) ** 2).mean()",
-                            "d_real_loss = ((D(real_images) - 1) ** 2).mean()", "test_discriminator_step"),
-    "no_zero_grad_in_d_step": ("training_step", "    d_optimizer.zero_grad()\n", "",
-                               "test_discriminator_step"),
-    "detached_fakes_in_g_step": ("training_step", "g_loss = ((D(G(noise)) - 1) ** 2).mean()",
-                                 "g_loss = ((D(G(noise).detach()) - 1) ** 2).mean()", "test_generator_step"),
-    "no_zero_grad_in_g_step": ("training_step", "    g_optimizer.zero_grad()\n", "", "test_generator_step"),
-    "same_real_batch_each_d_step": ("training_step", "    for _ in range(d_train_iters):\n",
-                                    "    real = sample_real()\n    for _ in range(d_train_iters):\n",
-                                    "test_training_iteration"),
-    "g_step_also_updates_d": ("training_step", "    g_loss = generator_step(D, G, g_optimizer, sample_noise())\n",
-                              "    g_loss = generator_step(D, G, g_optimizer, sample_noise())\n"
-                              "    d_optimizer.step()\n", "test_training_iteration"),
-}
-# The "same real batch" bug also needs the real batch reused:
-MUTANTS["same_real_batch_each_d_step"] = (
-    "training_step", "discriminator_step(D, G, d_optimizer, sample_real(), sample_noise(), gp_weight)",
-    "discriminator_step(D, G, d_optimizer, real, sample_noise(), gp_weight)", "test_training_iteration")
-
+AUTO_TESTS, MUTANTS = dcgan_corpus.AUTO_TESTS, dcgan_corpus.MUTANTS
 
 # Idioms that solutions share with the provided helpers: their presence in helpers/ gives nothing away.
 GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential("}
@@ -79,14 +51,15 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
-    """Grade one folder holding the reference, the untouched release, every mutant and some odd files."""
+    """Grade one folder holding the reference, the untouched release, every correct variant and mutant of the
+    corpus (tests/corpus/dcgan.py), the bad submissions of tests/corpus and some odd files: one batch."""
+    import time
+
     folder = tmp_path_factory.mktemp("submissions")
     release = course["root"] / "release" / "dcgan" / "dcgan.ipynb"
     source = CONFIG.source_notebook("dcgan")
-    nbformat.write(filled_release(release, source), folder / "reference_dcgan.ipynb")
+    students = write_cases(folder, "dcgan", release, source, MUTANTS, dcgan_corpus.VARIANTS)
     (folder / "Copy of untouched.ipynb").write_text(release.read_text())
-    for name, (cell, old, new, _) in MUTANTS.items():
-        nbformat.write(filled_release(release, source, {cell: (old, new)}), folder / f"mutant_{name}.ipynb")
     warns = filled_release(release, source, {"generator": (
         "out = z.reshape(z.shape[0], -1, 1, 1)",
         "import warnings\n        warnings.warn('a harmless warning')\n        out = z.reshape(z.shape[0], -1, 1, 1)")})
@@ -98,8 +71,13 @@ def graded(course, tmp_path_factory):
     # A short cell limit, for the infinite loop; the whole batch in parallel workers.
     config = dataclasses.replace(CONFIG, cell_timeout_s=40)
     log: list[str] = []
+    began = time.perf_counter()
     result = grade_folder(folder, config, course["root"], log=log.append)
-    return {"result": result, "root": course["root"], "expected": expected, "log": log}
+    seconds = time.perf_counter() - began
+    scores = {s: cell_scores(course["root"], "dcgan", s, AUTO_TESTS) for s in students}
+    return {"result": result, "root": course["root"], "expected": expected, "log": log, "scores": scores,
+            "check": check(scores, AUTO_TESTS, MUTANTS, dcgan_corpus.VARIANTS), "seconds": seconds,
+            "submissions": len(list(folder.iterdir()))}
 
 
 def _cell_scores(root: Path, student: str) -> dict[str, float]:
@@ -145,14 +123,20 @@ def test_the_reference_gets_full_marks_and_the_untouched_release_none(graded):
     assert "writeup(" in last_code.source and "no writeup" in str(last_code.get("outputs"))
 
 
+def test_correct_variants_get_full_marks(graded, capsys):
+    with capsys.disabled():
+        print(f"\ndcgan: {graded['submissions']} submissions graded in {graded['seconds']:.0f} s")
+    assert not graded["check"]["false_failures"], graded["check"]["false_failures"]
+
+
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_each_bug_loses_the_points_of_its_test(graded, mutant):
-    target = MUTANTS[mutant][3]
-    got = _cell_scores(graded["root"], f"mutant_{mutant}")
-    assert got[target] == 0, f"{mutant} should lose {target}: {got}"
-    lost_elsewhere = {g for g, s in got.items() if g != target and s != AUTO_TESTS[g]}
-    # A bug in the D or G step may also break training_iteration, which calls them; nothing else.
-    assert lost_elsewhere <= {"test_training_iteration"}, f"{mutant} lost unrelated points: {got}"
+def test_each_mutant_loses_the_points_of_its_test_and_no_others(graded, mutant):
+    got, case = graded["scores"][f"mutant_{mutant}"], MUTANTS[mutant]
+    assert got[case.fails] == 0, f"{mutant} should lose {case.fails}: {got}"
+    lost_elsewhere = {g for g, s in got.items() if g != case.fails and s != AUTO_TESTS[g]}
+    assert lost_elsewhere <= case.may_fail, f"{mutant} lost unrelated points: {got}"
+    low, high = case.score_range(AUTO_TESTS)
+    assert low <= graded["result"]["scores"][f"mutant_{mutant}"]["dcgan"] <= high
 
 
 def test_warnings_do_not_cost_points_and_odd_files_do_not_stop_the_batch(graded):

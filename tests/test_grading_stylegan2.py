@@ -1,4 +1,5 @@
-"""Grading the StyleGAN2 notebook with the real nbgrader: reference, untouched release and one bug each."""
+"""Grading the StyleGAN2 notebook with the real nbgrader: the reference, the untouched release, correct variants and
+realistic bugs (tests/corpus/stylegan2.py), in one batch; and the release holds no solution."""
 
 from __future__ import annotations
 
@@ -10,54 +11,19 @@ import nbformat
 import pytest
 
 from autograder.config import load_config
-from autograder.grade import grade_folder
-from tests.submissions import build_course, cell_scores, filled_release
+from tests.corpus import stylegan2 as corpus
+from tests.corpus.common import grade_corpus
+from tests.submissions import build_course
 
 pytestmark = pytest.mark.slow
 CONFIG = dataclasses.replace(load_config(), assignments=("stylegan2",))
-AUTO_TESTS = {"test_generate_latent_code": 1, "test_generate_images": 2, "test_interpolate_images": 2,
-              "test_generate_from_subnetwork": 2}
-MANUAL_POINTS = 4
+AUTO_TESTS, MANUAL_POINTS, MUTANTS = corpus.AUTO_TESTS, corpus.MANUAL_POINTS, corpus.MUTANTS
 GENERIC_LINES = {"device = next(G.parameters()).device"}  # an idiom other helpers use too, not a solution
-
-# One realistic bug each, the test cell that must catch it, and the other tests it may also fail.
-MUTANTS = {
-    "unseeded_latents": ("generate_latent_code", "np.random.RandomState(seed)", "np.random.RandomState()",
-                         "test_generate_latent_code", set(AUTO_TESTS)),
-    "uniform_latents": ("generate_latent_code", "rnd.randn(batch, latent_dim)", "rnd.rand(batch, latent_dim)",
-                        "test_generate_latent_code", set()),
-    "truncation_ignored": ("generate_images", "truncation_psi=truncation, noise_mode", "truncation_psi=1, noise_mode",
-                           "test_generate_images", set()),
-    "endpoint_missing": ("interpolate_images", "np.linspace(1, 0, steps)", "np.linspace(1, 0, steps + 1)[:-1]",
-                         "test_interpolate_images", set()),
-    "truncation_sign_flipped": ("generate_from_subnetwork", "(ws - w_avg) * truncation", "(w_avg - ws) * truncation",
-                                "test_generate_from_subnetwork", set()),
-    "batch_mean_for_w_avg": ("generate_from_subnetwork", "w_avg = G.mapping.w_avg",
-                             "w_avg = ws.mean(dim=0, keepdim=True)", "test_generate_from_subnetwork", set()),
-}
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     return build_course(CONFIG, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def graded(course, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("submissions")
-    release = course["root"] / "release" / "stylegan2" / "stylegan2.ipynb"
-    source = CONFIG.source_notebook("stylegan2")
-    nbformat.write(filled_release(release, source), folder / "reference_stylegan2.ipynb")
-    (folder / "untouched_stylegan2.ipynb").write_text(release.read_text())
-    for name, (cell, old, new, _, _) in MUTANTS.items():
-        nbformat.write(filled_release(release, source, {cell: (old, new)}),
-                       folder / f"mutant_{name}_stylegan2.ipynb")
-    result = grade_folder(folder, CONFIG, course["root"], log=lambda line: None)
-    return {"result": result, "root": course["root"]}
-
-
-def _cell_scores(root, student: str) -> dict[str, float]:
-    return cell_scores(root, "stylegan2", student, AUTO_TESTS)
 
 
 def test_the_release_holds_no_solution_and_the_bundle_holds_the_generator(course):
@@ -79,18 +45,27 @@ def test_the_release_holds_no_solution_and_the_bundle_holds_the_generator(course
     assert {"helpers/stylegan2/generator.py", "helpers/stylegan2/tools.py", "data/stylegan2_emoji32.pt"} <= set(names)
 
 
-def test_the_reference_gets_full_marks_and_the_untouched_release_none(graded):
-    scores, root = graded["result"]["scores"], graded["root"]
-    assert _cell_scores(root, "reference") == AUTO_TESTS
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """One batch: the reference, the untouched release, every correct variant and every mutant (tests/corpus)."""
+    return grade_corpus("stylegan2", CONFIG, course["root"], tmp_path_factory.mktemp("submissions"), corpus)
+
+
+def test_the_reference_and_correct_variants_get_full_marks_and_the_untouched_release_none(graded, capsys):
+    with capsys.disabled():
+        print(f"\nstylegan2: {graded['submissions']} submissions graded in {graded['seconds']:.0f} s")
+    assert not graded["check"]["false_failures"], graded["check"]["false_failures"]
+    scores = graded["result"]["scores"]
     assert scores["reference"]["stylegan2"] == sum(AUTO_TESTS.values())
     assert scores["untouched"]["stylegan2"] == 0
     assert graded["result"]["max_scores"]["stylegan2"] == sum(AUTO_TESTS.values()) + MANUAL_POINTS
 
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_each_bug_loses_the_points_of_its_test(graded, mutant):
-    target, may_also_fail = MUTANTS[mutant][3], MUTANTS[mutant][4]
-    got = _cell_scores(graded["root"], f"mutant_{mutant}")
-    assert got[target] == 0, f"{mutant} should lose {target}: {got}"
-    lost_elsewhere = {g for g, s in got.items() if g != target and s != AUTO_TESTS[g]}
-    assert lost_elsewhere <= may_also_fail, f"{mutant} lost unrelated points: {got}"
+def test_each_mutant_loses_the_points_of_its_test_and_no_others(graded, mutant):
+    got, case = graded["scores"][f"mutant_{mutant}"], MUTANTS[mutant]
+    assert got[case.fails] == 0, f"{mutant} should lose {case.fails}: {got}"
+    lost_elsewhere = {g for g, s in got.items() if g != case.fails and s != AUTO_TESTS[g]}
+    assert lost_elsewhere <= case.may_fail, f"{mutant} lost unrelated points: {got}"
+    low, high = case.score_range(AUTO_TESTS)
+    assert low <= graded["result"]["scores"][f"mutant_{mutant}"]["stylegan2"] <= high

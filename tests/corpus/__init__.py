@@ -100,7 +100,9 @@ CASES: dict[str, tuple[list[Callable], dict[str, tuple[str, str]], float]] = {
     "syntax_error": ([_prepend("generator", "def oops(:")], {}, NO_GENERATOR),
     "import_error": ([_prepend("generator", "import a_module_that_does_not_exist")], {}, NO_GENERATOR),
     "infinite_loop": ([_prepend("training_step", "while True:\n    pass")], {}, 2.0),
-    "kernel_killed": ([_append_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")], {}, 0.0),
+    # A kernel that crashes (a segmentation fault: the grading kernel is its PID namespace's first process, which
+    # ignores a kill() from inside it).
+    "kernel_killed": ([_append_cell("import ctypes\nctypes.string_at(0)")], {}, 0.0),
     "huge_output": ([_append_cell("for _ in range(20):\n    print('x' * 10**6)")], {}, FULL),
     "exits": ([_append_cell("import os, sys\ntry:\n    sys.exit(1)\nfinally:\n    os._exit(1)")], {}, FULL),
     "stripped_one_cell": ([_strip(["generator"])], {}, FULL),
@@ -115,7 +117,7 @@ CASES: dict[str, tuple[list[Callable], dict[str, tuple[str, str]], float]] = {
                                   "torch.equal = lambda *a, **k: True")],
                         {"training_step": ("d_real_loss = 0.5 * ((D(real_images) - 1) ** 2).mean()",
                                            "d_real_loss = ((D(real_images) - 1) ** 2).mean()")},
-                        FULL - 5),  # the D-step bug costs its test (3) and the training iteration's (2)
+                        FULL - 3),  # the D-step bug costs its own test (3): training_iteration uses the reference
 }
 # Files that are not a gradable DCGAN notebook at all.
 RAW_FILES = {"empty_file": (b"", 0.0), "not_json": (b"{ this is not json", 0.0)}

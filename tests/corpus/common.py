@@ -90,3 +90,24 @@ def check(scores: dict[str, dict[str, float]], auto_tests: dict[str, float], mut
             false_failures[student] = got
     return {"mutants": len(mutants), "killed": killed, "wrong": wrong, "false_failures": false_failures,
             "variants": len(variants)}
+
+
+def grade_corpus(assignment: str, config, course_root: Path, folder: Path, corpus, log=None,
+                 workers: int | None = None) -> dict:
+    """Grade the reference, the untouched release, every correct variant and every mutant of ``corpus`` (a module
+    of tests.corpus) in one batch with the real grader; their per-test scores, the batch's time and ``check``."""
+    import time
+
+    from autograder.grade import grade_folder
+    from tests.submissions import cell_scores
+
+    release = course_root / "release" / assignment / f"{assignment}.ipynb"
+    students = write_cases(folder, assignment, release, config.source_notebook(assignment), corpus.MUTANTS,
+                           corpus.VARIANTS)
+    (folder / f"untouched_{assignment}.ipynb").write_text(release.read_text())
+    began = time.perf_counter()
+    result = grade_folder(folder, config, course_root, log=log or (lambda line: None), workers=workers)
+    seconds = time.perf_counter() - began
+    scores = {s: cell_scores(course_root, assignment, s, corpus.AUTO_TESTS) for s in students}
+    return {"result": result, "scores": scores, "seconds": seconds, "submissions": len(students) + 1,
+            "check": check(scores, corpus.AUTO_TESTS, corpus.MUTANTS, corpus.VARIANTS)}

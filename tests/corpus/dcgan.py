@@ -66,7 +66,8 @@ MUTANTS = {
     "same_real_batch_each_d_step": mutant(
         STEP, "discriminator_step(D, G, d_optimizer, sample_real(), sample_noise(), gp_weight)",
         "discriminator_step(D, G, d_optimizer, real, sample_noise(), gp_weight)", T_IT,
-        more=[(STEP, "    for _ in range(d_train_iters):\n", "    real = sample_real()\n    for _ in range(d_train_iters):\n")],
+        more=[(STEP, "    for _ in range(d_train_iters):\n",
+               "    real = sample_real()\n    for _ in range(d_train_iters):\n")],
         kind="fresh batch not drawn"),
     "g_step_also_updates_d": mutant(STEP, "    g_loss = generator_step(D, G, g_optimizer, sample_noise())\n",
                                     "    g_loss = generator_step(D, G, g_optimizer, sample_noise())\n"
@@ -88,8 +89,8 @@ MUTANTS = {
     "first_d_losses_returned": mutant(
         STEP, "        d_real_loss, d_fake_loss = discriminator_step(",
         "        losses = discriminator_step(", T_IT,
-        more=[(STEP, "    g_loss = generator_step(", "        if _ == 0:\n            d_real_loss, d_fake_loss = losses\n"
-               "    g_loss = generator_step(")],
+        more=[(STEP, "    g_loss = generator_step(",
+               "        if _ == 0:\n            d_real_loss, d_fake_loss = losses\n    g_loss = generator_step(")],
         kind="off by one: the first D step's losses"),
 }
 
@@ -119,7 +120,8 @@ VARIANTS = {
                "scores = D(G(noise))\n    g_loss = torch.mean((scores - 1) ** 2)")],
         kind="no_grad instead of detach, mse_loss"),
     "iteration_with_named_batches": variant(
-        STEP, "        d_real_loss, d_fake_loss = discriminator_step(D, G, d_optimizer, sample_real(), sample_noise(), gp_weight)",
+        STEP, "        d_real_loss, d_fake_loss = discriminator_step(D, G, d_optimizer, sample_real(), sample_noise(), "
+        "gp_weight)",
         "        real_batch, noise_batch = sample_real(), sample_noise()\n"
         "        d_real_loss, d_fake_loss = discriminator_step(D, G, d_optimizer, real_batch, noise_batch,\n"
         "                                                      gp_weight=gp_weight)",

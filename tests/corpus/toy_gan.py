@@ -51,9 +51,9 @@ MUTANTS = {
         "    targets = torch.cat([torch.ones_like(real_logits), torch.zeros_like(fake_logits)])\n"
         "    loss = F.binary_cross_entropy_with_logits(logits, targets)", T_D, kind="wrong reduction"),
     # train_generator
-    "saturating_g_loss": mutant(STEPS, G_LOSS,
-                                "loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))",
-                                T_G, kind="saturating loss"),
+    "saturating_g_loss": mutant(
+        STEPS, G_LOSS, "loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))", T_G,
+        kind="saturating loss"),
     "detached_fakes_in_g_step": mutant(STEPS, "fake_logits = D(G(noise))", "fake_logits = D(G(noise).detach())", T_G,
                                        kind="detach in the wrong place"),
     "hard_coded_targets_in_g_step": mutant(
