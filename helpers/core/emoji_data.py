@@ -110,8 +110,7 @@ def render_emoji(
     side = max(glyph.size)
     square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     square.paste(glyph, ((side - glyph.width) // 2, (side - glyph.height) // 2))
-    white = Image.new("RGBA", square.size, (255, 255, 255, 255))
-    rgb = Image.alpha_composite(white, square).convert("RGB")
+    rgb = on_white(square)
     if np.asarray(rgb).min() >= WHITE_LEVEL:
         return None
     return {s: np.asarray(rgb.resize((s, s), Image.Resampling.LANCZOS), dtype=np.uint8) for s in sizes}
@@ -209,6 +208,31 @@ def _load_npz(path: Path, split: str, image_size: int) -> np.ndarray | torch.Ten
     return x.clamp_(-1.0, 1.0)
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """``image`` as RGB, its transparent parts composited on white."""
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+
+
+def _square(image: Image.Image) -> Image.Image:
+    """The centred square crop of an image."""
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side))
+
+
+def read_images(files: list[Path], image_size: int, crop: bool = False) -> np.ndarray:
+    """The image ``files`` as one ``uint8`` array ``N x S x S x 3``: RGB on white, each first cropped to its
+    centred square with ``crop`` (else squeezed), resized to ``image_size`` (Lanczos)."""
+    arrays = []
+    for path in files:
+        with Image.open(path) as im:
+            rgb = on_white(im)
+        rgb = _square(rgb) if crop else rgb
+        arrays.append(np.asarray(rgb.resize((image_size, image_size), Image.Resampling.LANCZOS), dtype=np.uint8))
+    return np.stack(arrays)
+
+
 def image_files(folder: Path) -> list[Path]:
     """All png/jpg images under ``folder`` (recursively, sorted), skipping hidden paths."""
     files = [
@@ -229,16 +253,7 @@ def _load_folder(folder: Path, image_size: int) -> np.ndarray:
     files = image_files(folder)
     if not files:
         raise ValueError(f"Emoji folder {folder} contains no .png/.jpg images")
-    images = []
-    for f in files:
-        with Image.open(f) as im:
-            rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb = Image.alpha_composite(white, rgba).convert("RGB")
-        if rgb.size != (image_size, image_size):
-            rgb = rgb.resize((image_size, image_size), Image.Resampling.LANCZOS)
-        images.append(np.asarray(rgb, dtype=np.uint8))
-    return np.stack(images)
+    return read_images(files, image_size)
 
 
 def load_emojis(

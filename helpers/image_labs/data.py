@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from helpers.core.emoji_data import DEFAULT_NPZ_PATH, image_files, split_indices
+from helpers.core.emoji_data import DEFAULT_NPZ_PATH, image_files, read_images, split_indices
 from helpers.core.runtime import KIT_ROOT
 
 DEFAULT_ROOT = KIT_ROOT / "build" / "datasets"
@@ -170,13 +169,6 @@ def load_digits(
                                f"{len(images)} {split} images of {which} from {origin}"), verbose)
 
 
-def _square(image: Image.Image) -> Image.Image:
-    """The centred square crop of an image."""
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    return image.crop((left, top, left + side, top + side))
-
-
 def load_image_folder(
     folder: str | Path, image_size: int, max_images: int | None = None, crop: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
@@ -197,14 +189,7 @@ def load_image_folder(
     files = image_files(folder)[:max_images]
     if not files:
         raise ValueError(f"image folder {folder} contains no .png/.jpg images")
-    arrays = []
-    for path in files:
-        with Image.open(path) as im:
-            rgba = im.convert("RGBA")
-        rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-        rgb = _square(rgb) if crop else rgb
-        arrays.append(np.asarray(rgb.resize((image_size, image_size), Image.Resampling.LANCZOS), dtype=np.uint8))
-    images = _uint8_to_tensor(np.stack(arrays))
+    images = _uint8_to_tensor(read_images(files, image_size, crop))
     parents = [p.parent.relative_to(folder).as_posix() for p in files]
     class_names = sorted(set(parents))
     if class_names == ["."]:
