@@ -10,7 +10,7 @@ all: setup data notebooks release
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints-local.txt scripts/setup.sh
+$(VENV)/.installed: requirements.txt requirements-local.txt requirements-dev.txt constraints-local.txt scripts/setup.sh
 	VENV=$(VENV) scripts/setup.sh
 
 # Re-render the emoji data from the font (byte-identical to the shipped data/emojis.npz for the same font).

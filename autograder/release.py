@@ -12,14 +12,16 @@ from autograder.course import DEFAULT_COURSE_DIR, generate_assignments
 DEFAULT_DIST = KIT_ROOT / "dist"
 BUNDLE_NAME = "kit-bundle.zip"
 # What students receive besides the notebooks: the library (no solutions live there), the data, requirements.
-BUNDLE_PARTS = ("helpers", "data", "requirements.txt", "writeup_template.tex")
+BUNDLE_PARTS = ("helpers", "data", "requirements.txt", "requirements-local.txt", "writeup_template.tex")
+LOCAL_INSTALL = "pip install -r requirements-local.txt"  # the notebooks' requirements plus Jupyter
 
 STUDENT_README = """\
 # GAN and deep-RL assignments: student bundle
 
 Open the notebooks in `notebooks/` (Google Colab: File -> Upload notebook, or the course's "Open in Colab" links).
 Their first cell finds this bundle (or downloads it on Colab). Run all cells, fill in the `YOUR CODE HERE` cells,
-and hand in the notebook and your writeup PDF. Locally: `pip install -r requirements.txt`, then `jupyter lab`.
+and hand in the notebook and your writeup PDF. Locally: `pip install -r requirements-local.txt` (the
+notebooks' requirements and Jupyter), then `jupyter lab`.
 """
 
 
