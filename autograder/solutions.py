@@ -11,11 +11,12 @@ from pathlib import Path
 import nbformat
 
 from autograder.config import load_config
+from helpers.core.notebook_format import ANSWER, cell_role
 
 
 def is_solution_cell(cell: nbformat.NotebookNode) -> bool:
     """A code cell that nbgrader treats as a student answer (its solution region is cleared in the release)."""
-    return cell.cell_type == "code" and bool(cell.metadata.get("nbgrader", {}).get("solution"))
+    return cell.cell_type == "code" and cell_role(cell) == ANSWER
 
 
 def load_reference(assignment: str, notebook: str | Path | None = None) -> types.ModuleType:

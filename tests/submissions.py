@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from autograder.repair import MARKER_RE
 from autograder.solutions import is_solution_cell
+from helpers.core.notebook_format import MARKER_RE
 
 
 def filled_release(release: Path, source: Path,

@@ -11,7 +11,8 @@ import pytest
 from autograder.config import load_config
 from autograder.course import generate_assignments
 from autograder.grade import identify_assignment, release_notebooks
-from autograder.repair import MARKER_RE, SubmissionError, read_notebook_json, repair_notebook
+from autograder.repair import SubmissionError, read_notebook_json, repair_notebook
+from helpers.core.notebook_format import MARKER_RE
 
 CONFIG = load_config()
 
