@@ -128,7 +128,11 @@ def submission_url(base: str, root: Path, assignment: str, student: str, noteboo
 
 def serve(root: Path, port: int | None = None, token: str | None = None, open_browser: bool = False) -> int:
     """Run the formgrader until interrupted (Ctrl-C), printing where to open it."""
-    server = Formgrader(root, port, token, open_browser)
+    try:
+        server = Formgrader(root, port, token, open_browser)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     server.start()
     print(f"formgrader on {server.root} (Ctrl-C stops it):\n  {server.url}", flush=True)
     print("Manage assignments -> an assignment's submissions -> a student: type each written answer's points and a "

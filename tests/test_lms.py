@@ -31,7 +31,11 @@ alice,Alice Smith,alice@uni.edu,SIS-A,asmith,Sec 1,1001
 4242,Bob Jones,bob@uni.edu,SIS-B,bjones,Sec 1,1002
 carol,Carol Lee,carol@uni.edu,SIS-C,clee,Sec 2,1003
 dave,Dave Park,dave@uni.edu,SIS-D,dpark,Sec 2,1004
+erin,Erin Diaz,erin@uni.edu,SIS-E,ediaz,Sec 2,1005
+frank,Frank Ode,frank@uni.edu,SIS-F,fode,Sec 1,1006
 """
+# Another LMS's names, told by a [submissions] pattern in kit.toml (named groups as nbgrader's zip_collect takes).
+PATTERN = r"(?:^|/)hw_(?P<student_id>[a-z]+)_attempt_(?P<timestamp>[0-9-]+)_"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
@@ -55,21 +59,28 @@ def graded(tmp_path_factory):
     put("canvas/jonesbob_LATE_4242_510_dcgan-1.ipynb", reference)                 # the later, late one is graded
     put("moodle/Carol Lee_77_assignsubmission_file_/my homework.ipynb", no_tanh)
     put("moodle/Mallory Stone_78_assignsubmission_file_/dcgan.ipynb", reference)  # not on the roster
+    put("Erin Diaz/Copy of dcgan (1).ipynb", reference)                           # a folder per student
+    put("other-lms/hw_frank_attempt_2026-11-30-10-00-00_dcgan.ipynb", no_tanh)    # the pattern's; the later one
+    put("other-lms/hw_frank_attempt_2026-11-29-10-00-00_dcgan.ipynb", reference)  # is graded
     put("dcgan.ipynb", reference)                                                  # whose? nobody can tell
     roster_csv = folder.parent / "roster.csv"
     roster_csv.write_text(ROSTER)
     log: list[str] = []
-    result = grade_folder(folder, CONFIG, root, log=log.append, roster=Roster.load(roster_csv))
+    config = dataclasses.replace(CONFIG, submission_pattern=PATTERN)
+    result = grade_folder(folder, config, root, log=log.append, roster=Roster.load(roster_csv))
     return {"root": root, "result": result, "log": log, "tmp": tmp_path_factory.mktemp("out")}
 
 
 def test_every_layout_keeps_its_students_identity(graded):
     result = graded["result"]
     assert result["scores"] == {"alice": {"dcgan": FULL}, "4242": {"dcgan": FULL}, "carol": {"dcgan": FULL - 2},
-                                "Mallory_Stone": {"dcgan": FULL}, "dave": {"dcgan": 0.0}}, "\n".join(graded["log"])
+                                "Mallory_Stone": {"dcgan": FULL}, "dave": {"dcgan": 0.0}, "erin": {"dcgan": FULL},
+                                "frank": {"dcgan": FULL - 2}}, "\n".join(graded["log"])
     assert result["missing"] == ["dave/dcgan"]
-    assert "cannot tell whose" in result["errors"]["dcgan.ipynb"]
-    assert len(result["superseded"]) == 1 and "jonesbob_4242_500_dcgan.ipynb" in result["superseded"][0]
+    assert list(result["errors"]) == ["dcgan.ipynb"] and "cannot tell whose" in result["errors"]["dcgan.ipynb"]
+    superseded = sorted(result["superseded"])
+    assert len(superseded) == 2 and "jonesbob_4242_500_dcgan.ipynb" in superseded[0]
+    assert "hw_frank_attempt_2026-11-29" in superseded[1] and "timestamp 2026-11-30 10:00:00" in superseded[1]
     assert len(result["not_on_roster"]) == 1 and "Mallory_Stone" in result["not_on_roster"][0]
     assert result["students"]["4242"]["late"] == ["dcgan"]
     assert result["files"]["carol/dcgan"].endswith("my homework.ipynb")
@@ -103,7 +114,8 @@ def test_export_writes_canvas_and_moodle_imports_with_manual_grades(graded):
     assert rows["alice"] == {"Student": "Smith, Alice", "ID": "alice", "SIS User ID": "SIS-A",
                              "SIS Login ID": "asmith", "Section": "Sec 1", "dcgan": "11", "Final Points": "11"}
     assert rows["dave"]["dcgan"] == "0" and rows["carol"]["dcgan"] == "7" and rows["4242"]["Section"] == "Sec 1"
-    assert list(rows)[:4] == ["alice", "4242", "carol", "dave"], "roster order first"
+    assert list(rows)[:6] == ["alice", "4242", "carol", "dave", "erin", "frank"], "roster order first"
+    assert rows["erin"]["dcgan"] == "9" and rows["frank"]["SIS User ID"] == "SIS-F"
     moodle = {r["Username"]: r for r in _rows(graded["tmp"] / "grades-moodle.csv")}
     assert list(next(iter(moodle.values()))) == ["First name", "Last name", "Username", "ID number", "Email address",
                                                  "dcgan", "Total"]
@@ -113,16 +125,16 @@ def test_export_writes_canvas_and_moodle_imports_with_manual_grades(graded):
 
 def test_grade_command_reports_identities(graded, tmp_path, capsys):
     folder = tmp_path / "subs"
-    (folder / "erin").mkdir(parents=True)
-    shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "erin" / "Copy of dcgan (1).ipynb")
+    (folder / "gina").mkdir(parents=True)
+    shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "gina" / "Copy of dcgan (1).ipynb")
     shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "Copy of dcgan.ipynb")
     assert autograder_main(["--course-dir", str(graded["root"]), "grade", str(folder)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert any(line.startswith("erin") for line in out) and out[-2].startswith("similar submissions")
+    assert any(line.startswith("gina") for line in out) and out[-2].startswith("similar submissions")
     import json
 
     result = json.loads(out[-1])
-    assert result["scores"] == {"erin": {"dcgan": 0.0}} and list(result["errors"]) == ["Copy of dcgan.ipynb"]
+    assert result["scores"] == {"gina": {"dcgan": 0.0}} and list(result["errors"]) == ["Copy of dcgan.ipynb"]
 
 
 @pytest.mark.skipif(CHROMIUM is None or not os.path.exists(CHROMEDRIVER),
