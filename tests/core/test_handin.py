@@ -1,0 +1,107 @@
+"""The hand-in check (helpers.core.handin) on the DCGAN notebook: filled, unfilled, broken, and where it looks."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.repair import add_markers
+from helpers.core import handin
+from helpers.core import notebook_format as fmt
+from helpers.core.runtime import KIT_ROOT
+
+
+def _filled() -> dict:
+    """The DCGAN notebook as a student who answered everything and ran it all saves it (tests passing)."""
+    nb = nbformat.read(KIT_ROOT / "notebooks" / "dcgan.ipynb", 4)
+    for cell in nb.cells:  # the source's written answers are left for the student: write them
+        if cell.cell_type == "markdown" and fmt.cell_role(cell) == fmt.ANSWER:
+            cell.source = "The losses oscillate, then settle."
+    nb = add_markers(nb)
+    for count, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        cell.execution_count = count + 1
+        cell.outputs = [nbformat.v4.new_output("stream", text="ok\n")]
+    return json.loads(nbformat.writes(nb))
+
+
+def _figures(run_dir: Path) -> None:
+    for figure in handin.figures_needed("dcgan"):
+        (run_dir / figure).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / figure).write_bytes(b"png")
+
+
+def _items(nb: dict, run_dir: Path) -> dict[str, handin.Item]:
+    return {item.what.split(" (")[0]: item for item in handin.check_notebook(nb, "dcgan", run_dir)}
+
+
+def test_a_finished_notebook_is_ready(tmp_path):
+    _figures(tmp_path)
+    items = _items(_filled(), tmp_path)
+    assert all(item.ok for item in items.values()), [str(i) for i in items.values()]
+    assert len(handin.figures_needed("dcgan")) >= 10
+
+
+def test_each_problem_is_named_with_its_fix(tmp_path):
+    _figures(tmp_path)
+    nb = _filled()
+    answer = next(c for c in nb["cells"] if fmt.grade_id(c) == "generator")
+    answer["source"] = "#| kit: generator\n# YOUR CODE HERE\nraise NotImplementedError()"
+    test = next(c for c in nb["cells"] if fmt.grade_id(c) == "test_discriminator_step")
+    test["outputs"] = [{"output_type": "error", "ename": "AssertionError", "evalue": "wrong update", "traceback": []}]
+    unrun = next(c for c in nb["cells"] if fmt.grade_id(c) == "test_generator_step")
+    unrun["outputs"], unrun["execution_count"] = [], None
+    nb["cells"].append(copy.deepcopy(answer))
+    stripped = next(c for c in nb["cells"] if fmt.grade_id(c) == "training_step")
+    stripped["metadata"] = {}
+    gone = next(c for c in nb["cells"] if fmt.grade_id(c) == "test_training_iteration")
+    nb["cells"].remove(gone)
+    (tmp_path / "outputs" / "dcgan" / "vanilla" / "losses.png").unlink()
+    items = _items(nb, tmp_path)
+    assert not items["every answer written"].ok and "generator" in items["every answer written"].fix
+    tests = items["every visible test run and passing"]
+    assert not tests.ok and "test_discriminator_step (AssertionError: wrong update)" in tests.fix
+    assert "not run: test_generator_step" in tests.fix
+    cells = items["every graded cell recognisable by the grader"]
+    assert not cells.ok and "appear twice: generator" in cells.fix and "test_training_iteration" in cells.fix
+    assert "stripped from training_step" in cells.fix
+    figures = items["the writeup's figures saved"]
+    assert not figures.ok and "outputs/dcgan/vanilla/losses.png" in figures.fix
+
+
+def test_it_finds_the_saved_notebook_and_says_when_there_is_none(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert handin.check_before_handing_in("dcgan", run_dir=tmp_path) is False
+    assert "Save this notebook first" in capsys.readouterr().out
+    (tmp_path / "Copy of dcgan (2).ipynb").write_text(json.dumps(_filled()))
+    (tmp_path / "other.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))
+    _figures(tmp_path)
+    assert handin.check_before_handing_in("dcgan", run_dir=tmp_path) is True
+    out = capsys.readouterr().out
+    assert "Copy of dcgan (2).ipynb (saved 0 min ago)" in out and "Ready to hand in" in out
+
+
+def test_it_reads_colab_s_open_notebook(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    colab = types.ModuleType("google.colab")
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = lambda kind, request, timeout_sec: {"ipynb": _filled()} if kind == "get_ipynb" else {}
+    colab._message = message
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab._message", message)
+    nb, where = handin.find_notebook("dcgan", tmp_path)
+    assert where == "the notebook open in Colab" and nb == _filled()
+
+
+@pytest.mark.parametrize("name", ["dcgan", "stylegan2", "dqn", "toy_gan", "lab_mnist_digit", "lab_gan_mnist_cifar",
+                                  "lab_face_gan"])
+def test_every_notebook_ends_with_the_check(name):
+    nb = nbformat.read(KIT_ROOT / "notebooks" / f"{name}.ipynb", 4)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert f'check_before_handing_in("{name}")' in last.source
