@@ -1,6 +1,7 @@
 """How well the hidden tests grade: realistic bugs (mutants) caught, correct variants kept at full marks.
 
-    python bench/grading_quality.py [--notebooks dcgan stylegan2 dqn toy_gan] [--workers N] [--no-hostile]
+    python bench/grading_quality.py [--notebooks dcgan stylegan2 dqn toy_gan] [--workers N] [--cell-timeout S]
+                                    [--no-hostile]
 
 Builds the course once, then grades, with the real nbgrader and the grading sandbox, one batch per notebook: the
 reference, every correct variant and every mutant of ``tests/corpus/<notebook>.py``. A mutant is killed when it
@@ -53,9 +54,13 @@ def main() -> int:
     parser.add_argument("--notebooks", nargs="*", default=list(NOTEBOOKS))
     parser.add_argument("--workers", type=int, default=None, help="default: one per CPU core")
     parser.add_argument("--no-hostile", action="store_true", help="skip tests/hostile.py")
+    parser.add_argument("--cell-timeout", type=int, default=None,
+                        help="seconds per cell (default: kit.toml's); the graded cells come before the long ones")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "grading_quality.json"))
     args = parser.parse_args()
     config = dataclasses.replace(load_config(), assignments=tuple(args.notebooks))
+    if args.cell_timeout:
+        config = dataclasses.replace(config, cell_timeout_s=args.cell_timeout)
     rows, per_notebook = [], {}
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kit-grading-quality-") as tmp:
