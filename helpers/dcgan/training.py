@@ -157,7 +157,8 @@ def train_dcgan(
     history: dict[str, list[tuple[int, float]]] = {"D_real": [], "D_fake": [], "G": [], "swd": []}
     # With learning-rate decay the schedule depends on the run's length: a longer run is not a continuation then.
     resumable = tuple(f for f in RESUMABLE_FIELDS if config.lr_decay_start == 1 or f != "steps")
-    run = Run(config, config.steps, counter="iteration", resumable=resumable, desc=f"DCGAN {out_dir.name}")
+    run = Run(config, config.steps, counter="iteration", resumable=resumable, desc=f"DCGAN {out_dir.name}",
+              device=device)
     state = run.resume(map_location=device) if resume else None
     if state is not None:
         G.load_state_dict(state["G"])
@@ -237,7 +238,36 @@ def train_dcgan(
                        time.perf_counter() - began)
 
 
-def notebook_config(**changes: Any) -> DCGANConfig:
-    """The configuration a notebook cell should use: the full recipe, or in fast mode (grading) the CPU preset
-    shortened by the fast-mode policy (:func:`helpers.core.runtime.fast_config`: ``changes`` cannot lengthen it)."""
-    return fast_config(DCGANConfig.cpu_preset(**changes)) if fast_mode() else DCGANConfig(**changes)
+RECIPES = ("auto", "full", "cpu_preset")
+
+
+def recipe_for(recipe: str = "auto", device: str | None = None) -> str:
+    """``"full"`` or ``"cpu_preset"``: ``"auto"`` is the preset on a CPU and the original recipe on a GPU."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+    if recipe == "auto":
+        return "cpu_preset" if pick_device(device).type == "cpu" else "full"
+    return recipe
+
+
+def describe_recipe(recipe: str = "auto", runs: int = 1, device: str | None = None) -> str:
+    """What a notebook's DCGAN cells will train here, in one line for the student."""
+    chosen = recipe_for(recipe, device)
+    config = DCGANConfig() if chosen == "full" else DCGANConfig.cpu_preset()
+    where = "a GPU" if pick_device(device).type != "cpu" else "this CPU"
+    name = "the original recipe" if chosen == "full" else "the CPU preset (5x fewer iterations, same quality)"
+    other = "cpu_preset" if chosen == "full" else "full"
+    line = (f"RECIPE = {recipe!r}: {name} on {where}, {config.steps:,} iterations per run, {runs} run(s) in this "
+            f"notebook; each run prints how long it will take once it has timed its first iterations. "
+            f'Set RECIPE = "{other}" to change.')
+    return line + (" (Grading and KIT_FAST=1 train a few iterations only.)" if fast_mode() else "")
+
+
+def notebook_config(recipe: str = "auto", **changes: Any) -> DCGANConfig:
+    """The configuration a notebook cell should use: ``recipe`` (:func:`recipe_for`), or in fast mode (grading)
+    the CPU preset shortened by the fast-mode policy (:func:`helpers.core.runtime.fast_config`: ``changes``
+    cannot lengthen it)."""
+    if fast_mode():
+        return fast_config(DCGANConfig.cpu_preset(**changes))
+    full = recipe_for(recipe, changes.get("device")) == "full"
+    return DCGANConfig(**changes) if full else DCGANConfig.cpu_preset(**changes)

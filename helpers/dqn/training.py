@@ -167,7 +167,8 @@ def train_dqn(config: DQNConfig, get_action: GetAction, training_step: TrainingS
     history: dict[str, list] = {"return": [], "loss": [], "epsilon": [], "eval": []}
     solved_at: int | None = None
     eval_seconds = 0.0
-    run = Run(config, config.steps, counter="step", resumable=RESUMABLE_FIELDS, desc=f"DQN {out_dir.name}")
+    run = Run(config, config.steps, counter="step", resumable=RESUMABLE_FIELDS, desc=f"DQN {out_dir.name}",
+              device=agent.device)
     state = run.resume(map_location=agent.device) if resume else None
     if state is not None:
         agent.load_state_dict(state["agent"])

@@ -152,7 +152,7 @@ def train_image_gan(
     history: dict[str, list[tuple[int, float]]] = {"swd": []}
     step = 0  # batches done
     run = Run(config, config.epochs, counter="epoch", resumable=RESUMABLE_FIELDS, desc=f"GAN {out_dir.name}",
-              unit="epoch")
+              unit="epoch", device=device)
     state = run.resume(map_location=device) if resume else None
     if state is not None:
         try:

@@ -193,7 +193,8 @@ def train_stylegan2(
     fixed_z = torch.randn(64, config.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
     swd = SWDTracker(test_images.to(device)) if test_images is not None else None
     history: dict[str, list[tuple[int, float]]] = {"D": [], "G": [], "R1": [], "swd": []}
-    run = Run(config, config.steps, counter="iteration", resumable=RESUMABLE_FIELDS, desc=f"StyleGAN2 {out_dir.name}")
+    run = Run(config, config.steps, counter="iteration", resumable=RESUMABLE_FIELDS, desc=f"StyleGAN2 {out_dir.name}",
+              device=device)
     state = run.resume(map_location="cpu") if resume else None  # RNG states must stay CPU tensors
     if state is not None:
         for module, key in ((G, "G"), (D, "D"), (G_ema, "G_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):

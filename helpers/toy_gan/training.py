@@ -200,7 +200,8 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
                                                                      "modes", "modes_fair", "hq_share")}
     # With learning-rate decay the schedule depends on the run's length: a longer run is not a continuation then.
     resumable = tuple(f for f in RESUMABLE_FIELDS if config.final_lr_fraction == 1 or f != "steps")
-    run = Run(config, config.steps, counter="step", resumable=resumable, desc=f"GAN {config.mode} {out_dir.name}")
+    run = Run(config, config.steps, counter="step", resumable=resumable, desc=f"GAN {config.mode} {out_dir.name}",
+              device=device)
     state = run.resume(map_location=device) if resume else None
     if state is not None:
         G.load_state_dict(state["G"])

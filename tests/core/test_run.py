@@ -117,3 +117,18 @@ def test_a_loop_shortens_a_hand_built_config_while_grading(grading, tmp_path):
                           num_frames=0, eval_samples=50, out_dir=str(tmp_path / "run"), progress=False)
     result = train_toy_gan(config, ref.train_discriminator, ref.train_generator)
     assert result.history["G_loss"][-1][0] == 40 and result.config.steps == 40
+
+
+def test_the_step_timer_reports_once_after_the_warm_up_step():
+    from helpers.core.run import StepTimer, estimate_line
+
+    # The end of each step; the first step (warm-up, here 9 s) is not timed: timing starts when it ends.
+    clock = iter([9.0, 9.5, 10.0, 10.5, 11.0, 11.5, 12.0, 12.5])
+    timer = StepTimer(todo=100, clock=lambda: next(clock))
+    timer.MIN_SECONDS = 1.0
+    reports = [timer.tick() for _ in range(8)]
+    assert reports == [None, None, None, 0.5, None, None, None, None]
+    line = estimate_line("DCGAN vanilla", 95, "iteration", 0.5)
+    assert line.startswith("DCGAN vanilla: 95 iterations to go, about 48 s on this machine (0.5 s each")
+    assert "about 17 min" in estimate_line("x", 2000, "step", 0.5)
+    assert "about 2.8 h" in estimate_line("x", 20000, "step", 0.5)

@@ -9,7 +9,8 @@ import torch
 
 from helpers.core.averaging import recalibrate_batchnorm
 from helpers.core.checkpoint import load_checkpoint, save_checkpoint
-from helpers.dcgan.training import DCGANConfig, notebook_config, train_dcgan
+from helpers.core.run import StepTimer
+from helpers.dcgan.training import DCGANConfig, describe_recipe, notebook_config, recipe_for, train_dcgan
 
 
 def _config(tmp_path, **changes) -> DCGANConfig:
@@ -91,7 +92,8 @@ def test_checkpoints_are_written_atomically_and_corruption_is_reported(tmp_path)
 def test_notebook_config_is_short_when_grading(monkeypatch):
     monkeypatch.delenv("KIT_FAST", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    assert notebook_config().steps == 20000
+    assert notebook_config("full").steps == 20000
+    assert notebook_config("cpu_preset").steps == DCGANConfig.cpu_preset().steps == 4000
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     fast = notebook_config(gradient_penalty=True)
     assert fast.steps < 50 and fast.gradient_penalty
@@ -185,3 +187,26 @@ def test_learning_rates_decay_in_the_loop_and_a_decayed_run_cannot_be_lengthened
     # Under a decaying schedule 16 iterations are not 8 more of the same run.
     with pytest.raises(ValueError, match="steps"):
         train_dcgan(config.replace(steps=16), dcgan_reference.DCGenerator, spy, train, test)
+
+
+def test_the_recipe_follows_the_device_unless_the_student_says_otherwise(monkeypatch):
+    monkeypatch.delenv("KIT_FAST", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert notebook_config("auto", device="cpu").steps == 4000
+    assert notebook_config("full", device="cpu").steps == 20000
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert recipe_for("auto") == "full" and recipe_for("cpu_preset") == "cpu_preset"
+    assert "original recipe on a GPU, 20,000 iterations" in describe_recipe("auto", runs=5)
+    with pytest.raises(ValueError, match="unknown recipe 'fastest'"):
+        notebook_config("fastest")
+
+
+def test_a_run_says_how_long_it_will_take_here(tmp_path, dcgan_reference, emojis, capsys, monkeypatch):
+    train, test = emojis
+    monkeypatch.setattr(StepTimer, "MIN_SECONDS", 0.0)
+    train_dcgan(_config(tmp_path, progress=True), dcgan_reference.DCGenerator, dcgan_reference.training_iteration,
+                train, test)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "DCGAN run: 8 iterations; timing the first ones" in text
+    assert "iterations to go, about" in text and "on this CPU" in text
