@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -120,12 +121,15 @@ class Run:
             resumed = f", resuming after {self.start:,}" if self.start else ""
             tqdm.write(f"{self.desc}: {self.length:,} {self.counter}s{resumed}; timing the first ones ...")
         timer = StepTimer(todo)
+        timing = TimingSlice.from_env(self.counter)
         try:
             for step in self.bar:
                 yield step
                 seconds = timer.tick()
                 if seconds is not None and self.config.progress:
                     tqdm.write(estimate_line(self.desc, todo - timer.done, self.counter, seconds, self.device))
+                if timing is not None and timing.tick(self, step):
+                    return
         finally:
             self.bar.close()
 
@@ -168,6 +172,45 @@ class StepTimer:
             return None
         self.reported = True
         return (now - self.started) / timed
+
+
+class TimingSlice:
+    """For ``bench/student_time.py``: run only the first steps of every run and note how long a step takes.
+
+    Set ``KIT_TIME_SLICE`` (steps timed after the first, warm-up, one) and ``KIT_TIME_LOG`` (a JSON-lines file):
+    each run then stops after its slice and appends ``{"desc", "counter", "todo", "seconds_per_step"}``, from
+    which the bench estimates the full run. Epoch-based runs time one epoch, warm-up included. Never in fast mode.
+    """
+
+    def __init__(self, steps: int, log: Path) -> None:
+        self.steps, self.log = steps, log
+        self.clock = time.perf_counter
+        self.marks: list[float] = [self.clock()]
+
+    @classmethod
+    def from_env(cls, counter: str) -> TimingSlice | None:
+        import os
+
+        from helpers.core.runtime import fast_mode
+
+        steps, log = os.environ.get("KIT_TIME_SLICE"), os.environ.get("KIT_TIME_LOG")
+        if not steps or not log or fast_mode():
+            return None
+        return cls(1 if counter == "epoch" else max(1, int(steps)), Path(log))
+
+    def tick(self, run: Run, step: int) -> bool:
+        """Note the end of ``step``; True when the slice is done (and written to the log)."""
+        self.marks.append(self.clock())
+        done = len(self.marks) - 1
+        if done < min(self.steps + (self.steps > 1), run.length - run.start):
+            return False
+        first = 1 if self.steps > 1 and done > 1 else 0  # leave the warm-up step out when there is more
+        per_step = (self.marks[-1] - self.marks[first]) / (done - first)
+        record = {"desc": run.desc, "counter": run.counter, "todo": run.length - run.start,
+                  "seconds_per_step": per_step, "sliced_seconds": self.marks[-1] - self.marks[0]}
+        with self.log.open("a") as out:
+            out.write(json.dumps(record) + "\n")
+        return True
 
 
 def machine_name(device: torch.device | None) -> str:

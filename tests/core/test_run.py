@@ -132,3 +132,29 @@ def test_the_step_timer_reports_once_after_the_warm_up_step():
     assert line.startswith("DCGAN vanilla: 95 iterations to go, about 48 s on this machine (0.5 s each")
     assert "about 17 min" in estimate_line("x", 2000, "step", 0.5)
     assert "about 2.8 h" in estimate_line("x", 20000, "step", 0.5)
+
+
+def test_a_timing_slice_stops_the_run_early_and_logs_its_pace(tmp_path, monkeypatch):
+    import json
+
+    from helpers.core.run import Run
+
+    monkeypatch.delenv("KIT_FAST", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    log = tmp_path / "timing.jsonl"
+    monkeypatch.setenv("KIT_TIME_SLICE", "4")
+    monkeypatch.setenv("KIT_TIME_LOG", str(log))
+
+    @dataclasses.dataclass
+    class Config:
+        out_dir: str
+        progress: bool = False
+
+    run = Run(Config(str(tmp_path / "run")), length=1000, counter="step", desc="toy")
+    assert list(run.steps()) == [1, 2, 3, 4, 5], "the warm-up step and four timed ones"
+    record = json.loads(log.read_text())
+    assert record["desc"] == "toy" and record["todo"] == 1000 and record["seconds_per_step"] >= 0
+    epochs = Run(Config(str(tmp_path / "run2")), length=30, counter="epoch", desc="lab")
+    assert list(epochs.steps()) == [1], "an epoch-based run times one epoch"
+    monkeypatch.setenv("KIT_FAST", "1")
+    assert len(list(Run(Config(str(tmp_path / "run3")), length=7, desc="fast").steps())) == 7

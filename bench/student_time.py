@@ -1,0 +1,92 @@
+"""The students' run: how long Run all takes for every notebook, not in fast mode, on this machine.
+
+    python bench/student_time.py [--notebooks dcgan dqn ...] [--slice 20]
+
+Executes each source notebook (the reference solutions) top to bottom as a student's Run all would, except that
+every training run stops after a short timed slice (``KIT_TIME_SLICE``: a warm-up step, then ``--slice`` timed
+steps; one epoch for epoch-based runs, see ``helpers.core.run.TimingSlice``). The estimate of a notebook is its
+measured wall time, less the slices, plus each run's steps to do times its measured seconds per step. Periodic
+work inside a run (sample grids, SWD checkpoints, evaluations) is counted only as far as the slice holds some,
+and a DQN run that stops early once solved is counted at its full length: the figures are upper-bound-ish
+estimates for this machine, with torch's threads as set here (``OMP_NUM_THREADS``).
+
+Prints a table and, as the last line, one JSON object ``{"cpu_minutes": {notebook: minutes}, ...}`` (``gpu_minutes``
+where CUDA is available); saved in bench/results/student_time.json. Goal: every notebook <= 60 minutes on a
+2-core CPU, <= 20 minutes on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from autograder.config import load_config  # noqa: E402
+from autograder.execute import execute_notebook  # noqa: E402
+
+GOAL_CPU_MINUTES, GOAL_GPU_MINUTES = 60.0, 20.0
+
+
+def estimate(notebook: Path, slice_steps: int, scratch: Path) -> dict:
+    """Run ``notebook`` with sliced training runs; returns its measured and estimated times."""
+    log = scratch / f"{notebook.stem}-timing.jsonl"
+    env = {"KIT_FAST": "0", "KIT_TIME_SLICE": str(slice_steps), "KIT_TIME_LOG": str(log),
+           "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    began = time.perf_counter()
+    execute_notebook(notebook, scratch / notebook.stem, env=env, cell_timeout=1800)
+    wall = time.perf_counter() - began
+    runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    sliced = sum(r["sliced_seconds"] for r in runs)
+    training = sum(r["todo"] * r["seconds_per_step"] for r in runs)
+    return {"runs": runs, "wall_seconds": wall, "other_seconds": max(0.0, wall - sliced),
+            "training_seconds": training, "minutes": (max(0.0, wall - sliced) + training) / 60}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebooks", nargs="*", default=None)
+    parser.add_argument("--slice", type=int, default=20, help="timed steps per training run (after a warm-up)")
+    args = parser.parse_args()
+    config = load_config()
+    names = args.notebooks or list(config.assignments)
+    device = "gpu" if torch.cuda.is_available() else "cpu"
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="kit-student-time-") as scratch:
+        for name in names:
+            results[name] = estimate(config.source_notebook(name), args.slice, Path(scratch))
+            r = results[name]
+            print(f"{name}: {len(r['runs'])} runs, {r['minutes']:.1f} min estimated "
+                  f"(measured {r['wall_seconds']:.0f} s with sliced training)", file=sys.stderr, flush=True)
+    goal = GOAL_GPU_MINUTES if device == "gpu" else GOAL_CPU_MINUTES
+    print(f"{'notebook':<22}{'runs':>5}{'training min':>14}{'other min':>11}{'total min':>11}  goal {goal:.0f}")
+    for name, r in results.items():
+        mark = "" if r["minutes"] <= goal else "  over"
+        print(f"{name:<22}{len(r['runs']):>5}{r['training_seconds'] / 60:>14.1f}{r['other_seconds'] / 60:>11.1f}"
+              f"{r['minutes']:>11.1f}{mark}")
+    for name, r in results.items():
+        for run in r["runs"]:
+            print(f"  {name}: {run['desc']}: {run['todo']:,} {run['counter']}s x {run['seconds_per_step']:.3f} s")
+    minutes = {name: round(r["minutes"], 1) for name, r in results.items()}
+    summary = {f"{device}_minutes": minutes, "goal_minutes": goal,
+               "over_goal": [n for n, m in minutes.items() if m > goal], "slice_steps": args.slice,
+               "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+               "runs": {name: [{k: run[k] for k in ("desc", "counter", "todo")} |
+                               {"seconds_per_step": round(run["seconds_per_step"], 4)} for run in r["runs"]]
+                        for name, r in results.items()}}
+    out = ROOT / "bench" / "results" / "student_time.json"
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
