@@ -47,7 +47,7 @@ MOVES: dict[str, dict[str, tuple[str, ...]]] = {
                          "RESUMABLE_FIELDS", "train_dqn", "TrainingStep",),
     },
     "emoji_data": {
-        "core.emoji_data": ("_check_font", "_EXCLUDED_RANGES", "_image_files", "_is_excluded", "_load_folder",
+        "core.emoji_data": ("_check_font", "_EXCLUDED_RANGES", "image_files", "_is_excluded", "_load_folder",
                             "_load_npz", "_to_tensor", "build_emoji_arrays", "DEFAULT_FONT_PATH", "DEFAULT_NPZ_PATH",
                             "emoji_codepoints", "emoji_name", "FONT_PACKAGE", "IMAGE_SUFFIXES", "load_emojis",
                             "render_emoji", "RENDER_SIZE", "split_indices", "SPLITS", "WHITE_LEVEL",),
@@ -61,7 +61,8 @@ MOVES: dict[str, dict[str, tuple[str, ...]]] = {
                            "RESUMABLE_FIELDS", "train_dcgan", "TrainingIteration",),
     },
     "image_gan_data": {
-        "image_labs.data": ("_announce", "_emojis", "_NOT_FACES", "_pad_to", "_PEOPLE", "_socket_timeout", "_square",
+        "core.emoji_data": ("_square",),
+        "image_labs.data": ("_announce", "_emojis", "_NOT_FACES", "_pad_to", "_PEOPLE", "_socket_timeout",
                             "_torchvision_dataset", "_uint8_to_tensor", "CIFAR10_CLASSES", "DEFAULT_ROOT",
                             "DOWNLOAD_TIMEOUT_S", "emoji_face_names", "emoji_faces", "ImageData", "load_cifar10",
                             "load_digits", "load_faces", "load_image_folder", "MAX_DIGIT_IMAGES", "offline_digits",),
@@ -113,16 +114,21 @@ MOVES: dict[str, dict[str, tuple[str, ...]]] = {
                              "StepFunction", "ToyGANConfig", "ToyGANResult", "train_gan", "train_toy_gan",),
     },
     "writeup": {
-        "core.writeup": ("_clean_code", "_first_error", "_font", "_graded_id", "_notebooks_in", "_source",
-                         "BUILD_DIR", "build_pdf", "colab_notebook", "DEFINITION_RE", "extract_code", "gather",
-                         "graded_code_cells", "Listing", "main", "make_montages", "MARKER_RE", "MONTAGE_FRAMES",
-                         "notebook_name", "OUT_RE", "overleaf_zip", "prepare", "progress_montage", "read_notebook",
-                         "SERIES_RE", "SOLUTION_LINE_RE", "TEMPLATE", "write_listings", "writeup", "WRITEUP_NAME",
-                         "ZIP_NAME", "ZIP_SUFFIXES",),
+        "core.notebook_format": ("cell_source", "CODE_MARKER_RE", "OUT_RE", "SOLUTION_LINE_RE"),
+        "core.writeup": ("_clean_code", "_first_error", "_font", "_graded_id", "_notebooks_in", "BUILD_DIR",
+                         "build_pdf", "colab_notebook", "DEFINITION_RE", "extract_code", "gather", "graded_code_cells",
+                         "Listing", "main", "make_montages", "MONTAGE_FRAMES", "notebook_name", "overleaf_zip",
+                         "prepare", "progress_montage", "read_notebook", "SERIES_RE", "TEMPLATE", "write_listings",
+                         "writeup", "WRITEUP_NAME", "ZIP_NAME", "ZIP_SUFFIXES",),
     },
 }
 # old module -> {name: new module}
 NAMES = {old: {name: new for new, names in moves.items() for name in names} for old, moves in MOVES.items()}
+# Names that changed too: imported under the new name, bound to the old one.
+RENAMED = {("emoji_data", "_image_files"): "image_files", ("writeup", "_source"): "cell_source",
+           ("writeup", "MARKER_RE"): "CODE_MARKER_RE"}
+for (_old, _name), _new_name in RENAMED.items():
+    NAMES[_old][_name] = NAMES[_old][_new_name]
 # Old modules that moved whole (their paths in prose and in ``import helpers.x`` lines).
 MOVED = {old: next(iter(set(names.values()))) for old, names in NAMES.items() if len(set(names.values())) == 1}
 # Split modules: where their main part went (for module paths in prose and file paths).
@@ -154,6 +160,8 @@ def _imports(indent: str, old: str, names: str, width: int = 120) -> str:
             if len(homes) != 1:
                 raise SystemExit(f"helpers.{old} has no {name!r}: move this import by hand")
             new = homes.pop()
+        if (old, name) in RENAMED:
+            item = f"{RENAMED[old, name]} as {item.split(' as ')[-1].strip()}"
         by_module.setdefault(new, []).append(item)
     lines = []
     for module, listed in sorted(by_module.items()):

@@ -37,3 +37,35 @@ def test_an_assignment_imports_only_itself_and_the_core():
             if module.split(".")[1] not in allowed:
                 wrong.append(f"{path.relative_to(HELPERS.parent)} imports {module}")
     assert not wrong, "\n".join(wrong)
+
+
+def _migrate():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("migrate_imports", HELPERS.parent / "scripts" / "migrate_imports.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_old_imports_are_rewritten_to_the_new_homes_and_every_new_home_exists():
+    migrate = _migrate()
+    old = ("from helpers.gan_training import DCGANConfig, update_ema\n"
+           "from helpers.toy_gan import (\n    MIXTURE_4_TIGHT,\n    train_gan,\n)\n"
+           "from helpers.emoji_data import _image_files\n"
+           "see helpers.emoji_data.load_emojis and helpers/stylegan2_training.py\n")
+    new = migrate.rewrite(old)
+    assert new == ("from helpers.core.averaging import update_ema\n"
+                   "from helpers.dcgan.training import DCGANConfig\n"
+                   "from helpers.toy_gan.data import MIXTURE_4_TIGHT\n"
+                   "from helpers.toy_gan.training import train_gan\n"
+                   "from helpers.core.emoji_data import image_files as _image_files\n"
+                   "see helpers.core.emoji_data.load_emojis and helpers/stylegan2/training.py\n")
+    assert migrate.rewrite(new) == new, "idempotent"
+    for moves in migrate.MOVES.values():
+        for module, names in moves.items():
+            path = HELPERS / (module.replace(".", "/") + ".py")
+            text = path.read_text()
+            missing = [n for n in names if f"def {n}(" not in text and f"class {n}" not in text and f"{n} =" not in text
+                       and f"{n}, " not in text and f"{n}:" not in text]
+            assert not missing, f"{module}: {missing}"
