@@ -134,6 +134,8 @@ MOVED = {old: next(iter(set(names.values()))) for old, names in NAMES.items() if
 # Split modules: where their main part went (for module paths in prose and file paths).
 MAIN = {"gan_training": "dcgan.training", "stylegan2_training": "stylegan2.training", "emoji_data": "core.emoji_data",
         "dcgan": "dcgan.models", "dqn": "dqn.training", "toy_gan": "toy_gan.training"}
+HELPERS = Path(__file__).resolve().parents[1] / "helpers"
+SKIP = "# migrate_imports: skip"  # a file holding this line (one that shows old imports on purpose) is left alone
 OLD = "|".join(sorted(NAMES, key=len, reverse=True))
 IMPORT_RE = re.compile(rf"^(?P<indent>[ \t]*)from helpers\.(?P<old>{OLD}) import (?P<names>\([^)]*\)|[^\n]*)", re.M)
 
@@ -155,6 +157,8 @@ def _imports(indent: str, old: str, names: str, width: int = 120) -> str:
         name = item.split(" as ")[0].strip()
         if name in NAMES[old]:
             new = NAMES[old][name]
+        elif (HELPERS / old / f"{name}.py").is_file():  # a module of the package the old module became
+            new = old
         else:  # a name the old module had imported from another one (update_ema from stylegan2_training)
             homes = {moved[name] for moved in NAMES.values() if name in moved}
             if len(homes) != 1:
@@ -206,6 +210,8 @@ def rewrite_file(path: Path) -> bool:
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         return changed
     text = path.read_text()
+    if SKIP in text:
+        return False
     new = rewrite(text)
     if new != text:
         path.write_text(new)
@@ -214,8 +220,6 @@ def rewrite_file(path: Path) -> bool:
 
 def main(argv: list[str]) -> int:
     for name in argv:
-        if Path(name).resolve() == Path(__file__).resolve():
-            continue
         if rewrite_file(Path(name)):
             print(f"rewrote {name}")
     return 0
