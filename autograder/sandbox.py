@@ -14,9 +14,11 @@ nbgrader starts the kernel through the course's kernel spec (see :func:`write_ke
    sockets); the paths in ``KIT_SANDBOX_HIDE`` (the course directory with source notebooks, hidden tests and
    gradebook, the kit's notebooks, tests and autograder) are covered by empty read-only folders and the files in
    ``KIT_SANDBOX_BLANK`` (the worker's gradebook) by an empty file; every mount is made read-only; ``/tmp``,
-   ``/var/tmp`` and ``/dev/shm`` are private empty tmpfs; only the working directory and the folders in
-   ``KIT_SANDBOX_WRITABLE`` (the kernel's socket folder) stay writable; ``/proc`` shows the new PID namespace
-   only. One more user namespace then locks those mounts: student code cannot undo them, even as "root" inside;
+   ``/var/tmp`` and ``/dev/shm`` are private empty tmpfs; people's folders (``/root``, ``/home``, ``/work``, ...)
+   are covered, showing only the kit, Python and the virtual environment again; only the working directory and
+   the folders in ``KIT_SANDBOX_WRITABLE`` (the kernel's socket folder) stay writable; ``/proc`` shows the new
+   PID namespace only. One more user namespace then locks those mounts: student code cannot undo them, even as
+   "root" inside;
 4. the kernel starts with guards run before any student code (:data:`KERNEL_GUARD`): ``os._exit`` raises
    ``SystemExit`` instead of killing the kernel, a cell's output is cut after ``KIT_SANDBOX_MAX_OUTPUT``
    characters, and before each test cell every function of ``builtins``, ``torch``, ``numpy`` and ``math`` that
@@ -48,6 +50,9 @@ PR_SET_PDEATHSIG = 1
 KEPT_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
               (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
 PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+# Where people keep their files (other checkouts of the kit, other courses' gradebooks): covered by an empty
+# read-only folder, with only what the kernel needs (the kit, Python, the virtual environment) shown again.
+COVERED = ("/root", "/home", "/work", "/srv", "/mnt", "/media", "/opt")
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MEMORY_BYTES = 6 * 2**30
@@ -191,8 +196,9 @@ def _hold(folders: list[str]) -> dict[str, int]:
     return {f: os.open(f, os.O_PATH | os.O_DIRECTORY) for f in unique if os.path.isdir(f) and f != "/"}
 
 
-def _under_private_tmp(folder: str) -> bool:
-    return any(folder == t or folder.startswith(t + "/") for t in PRIVATE_TMP)
+def _covered(folder: str) -> bool:
+    """Whether ``folder`` lies under a private /tmp or a covered folder (and must be shown again to be seen)."""
+    return any(folder == t or folder.startswith(t + "/") for t in (*PRIVATE_TMP, *COVERED))
 
 
 def _make_writable(point: str) -> None:
@@ -216,8 +222,8 @@ def confine_files(hide: list[str], blank: list[str], writable: list[str], readab
         except OSError:
             pass
     handles = _hold(writable)
-    shown = {f: h for f, h in _hold([r for r in readable if _under_private_tmp(os.path.realpath(r))]).items()
-             if not any(f.startswith(o + "/") for o in readable if o != f and _under_private_tmp(o))}
+    wanted = [os.path.realpath(r) for r in readable if _covered(os.path.realpath(r))]
+    shown = {f: h for f, h in _hold(wanted).items() if not any(f.startswith(o + "/") for o in wanted if o != f)}
     for folder in hide:
         if os.path.isdir(folder):
             _mount("tmpfs", folder, "tmpfs", MS_RDONLY, "size=4k,mode=555")
@@ -237,6 +243,9 @@ def confine_files(hide: list[str], blank: list[str], writable: list[str], readab
     for folder in PRIVATE_TMP:
         if os.path.isdir(folder):
             _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=2g,mode=1777")
+    covered = [folder for folder in COVERED if os.path.isdir(folder) and not os.path.islink(folder)]
+    for folder in covered:  # writable while the folders shown again are made inside it; read-only below
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
     for folder, handle in shown.items():  # the hidden folders inside them stay hidden (a recursive bind)
         os.makedirs(folder, exist_ok=True)
         _mount(f"/proc/self/fd/{handle}", folder, None, MS_BIND | MS_REC)
@@ -251,6 +260,8 @@ def confine_files(hide: list[str], blank: list[str], writable: list[str], readab
         if not os.path.exists(file):
             os.makedirs(os.path.dirname(file), exist_ok=True)
             Path(file).write_bytes(content)
+    for folder in covered:
+        _make_read_only(folder)
     return failed
 
 
@@ -352,8 +363,8 @@ def isolate(argv: list[str]) -> str:
     connection, sockets = _connection_file(argv)
     cwd = os.getcwd()
     writable = [cwd, *_split(env, "KIT_SANDBOX_WRITABLE"), *([sockets] if sockets else [])]
-    readable = [str(KIT_ROOT), sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
-                *_split(env, "PYTHONPATH")]
+    readable = [str(KIT_ROOT), sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                os.path.dirname(os.path.realpath(sys.executable)), *_split(env, "PYTHONPATH")]
     failed = confine_files(_split(env, "KIT_SANDBOX_HIDE"), _split(env, "KIT_SANDBOX_BLANK"), writable, readable,
                            [connection] if connection else [])
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)

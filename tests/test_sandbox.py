@@ -141,3 +141,25 @@ def _processes_with(marker: str) -> list[str]:
         except OSError:
             pass
     return found
+
+
+def test_peoples_folders_are_covered_but_the_kit_and_python_show(folders):
+    work, pids = folders
+    neighbour = KIT_ROOT.parent / f"kit-sandbox-neighbour-{os.getpid()}"
+    neighbour.mkdir(exist_ok=True)
+    (neighbour / "source.ipynb").write_text("another checkout's solutions")
+    try:
+        secret, kit = str(neighbour / "source.ipynb"), str(KIT_ROOT / "helpers" / "__init__.py")
+        out = _sandboxed(f"""
+            import os, sys
+            print(os.path.exists({secret!r}), os.path.isfile({kit!r}))
+            import torch, helpers
+            print("imports", os.path.isfile(sys.executable))
+        """, work, pids)
+    finally:
+        (neighbour / "source.ipynb").unlink()
+        neighbour.rmdir()
+    under_covered = any(str(neighbour).startswith(root + "/") for root in ("/root", "/home", "/work", "/srv", "/mnt",
+                                                                         "/media", "/opt", "/tmp"))
+    first, second = out.strip().splitlines()
+    assert first == f"{not under_covered} True" and second == "imports True"
