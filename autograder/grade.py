@@ -7,6 +7,7 @@ import queue
 import shutil
 import subprocess
 import tempfile
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
     outcome.flags = scan_notebook(nbformat.read(target, 4), release_nb)
     pids = Path((env or {}).get("KIT_SANDBOX_PIDS", root / "pids"))
     try:
+        began = time.monotonic()
         proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
                             timeout=config.notebook_timeout_s, env=env)
     except subprocess.TimeoutExpired:
@@ -136,14 +138,18 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
         outcome.error = (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
         return outcome
     plan = build_plan(target, release, source)
+    tests = {cell["name"] for cell in plan if cell["kind"] == "test"}
+    if not tests:
+        return outcome
     scratch = root / "verify" / sub.student / sub.assignment
     if scratch.exists():
         shutil.rmtree(scratch)
     verify_env = {**nbgrader_env(), **(env or {}), "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"}
-    verdicts = run_verification(plan, scratch, verify_env, timeout=config.notebook_timeout_s,
-                                cell_timeout=config.cell_timeout_s, pids_dir=pids)
+    # What is left of the submission's time limit (and at least a minute): a batch never waits much past it.
+    left = max(60.0, config.notebook_timeout_s - (time.monotonic() - began))
+    verdicts = run_verification(plan, scratch, verify_env, timeout=left, cell_timeout=config.cell_timeout_s,
+                                pids_dir=pids)
     outcome.flags += [f"verification: {flag}" for flag in verdicts.flags]
-    tests = {cell["name"] for cell in plan if cell["kind"] == "test"}
     outcome.lowered = apply_verdicts(root / "gradebook.db", sub.assignment, sub.student, tests, verdicts)
     for line in outcome.lowered:
         log(f"  {sub.student}/{sub.assignment}: lowered to 0 by the verification run: {line}")
