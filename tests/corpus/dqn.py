@@ -54,7 +54,7 @@ MUTANTS = {
                                    ".gather(1, batch.actions.unsqueeze(1))", T_TD, kind="tensor shape"),
     "gamma_hard_coded": mutant(STEP, "batch.rewards + gamma * (1", "batch.rewards + 0.99 * (1", T_TD,
                                kind="argument not used"),
-    "double_dqn_target": mutant(
+    "double_q_learning_target": mutant(
         STEP, "next_q_values = agent.target_net(batch.next_states).max(dim=1).values",
         "best = agent.policy_net(batch.next_states).argmax(dim=1, keepdim=True)\n"
         "        next_q_values = agent.target_net(batch.next_states).gather(1, best).squeeze(1)", T_TD,
