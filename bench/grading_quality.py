@@ -1,7 +1,7 @@
 """How well the hidden tests grade: realistic bugs (mutants) caught, correct variants kept at full marks.
 
     python bench/grading_quality.py [--notebooks dcgan stylegan2 dqn toy_gan] [--workers N] [--cell-timeout S]
-                                    [--no-hostile]
+                                    [--no-hostile] [--in-process]
 
 Builds the course once, then grades, with the real nbgrader and the grading sandbox, one batch per notebook: the
 reference, every correct variant and every mutant of ``tests/corpus/<notebook>.py``. A mutant is killed when it
@@ -10,6 +10,11 @@ is a correct variant (or the reference) that loses a point. The hostile submissi
 that module exists) are graded too. Prints a table and, as its last line, one JSON object
 ``{"kill_rate": {notebook: rate, "all": rate}, "mutants": N, "killed": K, "false_failures": F, "hostile": ...}``,
 also saved as ``bench/results/grading_quality.json``.
+
+``--in-process`` is the quick look while writing tests (minutes, mostly the DQN learning checks; no nbgrader, no
+sandbox): each case's
+answers and the source notebook's test cells (hidden parts included) run in a fresh namespace of this process;
+a test cell that raises loses its points. The real grader decides; this mode only predicts it.
 """
 
 from __future__ import annotations
@@ -28,10 +33,60 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.config import load_config  # noqa: E402
 from autograder.course import generate_assignments  # noqa: E402
-from tests.corpus.common import grade_corpus  # noqa: E402
+from tests.corpus.common import check, grade_corpus  # noqa: E402
 
 NOTEBOOKS = ("dqn", "toy_gan", "stylegan2", "dcgan")  # cheapest to grade first
 TARGET_KILL_RATE = 0.95
+
+
+def in_process_scores(name: str, corpus, config) -> dict[str, dict[str, float]]:
+    """Every case's per-test scores, from running the source notebook's imports, the case's answers and the test
+    cells in a fresh namespace of this process (fast mode on, as when grading)."""
+    import contextlib
+    import io
+    import os
+    import re
+
+    import nbformat
+
+    from autograder.solutions import is_solution_cell
+
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+    source = nbformat.read(config.source_notebook(name), 4)
+    cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in corpus.VARIANTS.items()},
+             **{f"mutant_{k}": m.edits for k, m in corpus.MUTANTS.items()}}
+    scores = {}
+    with tempfile.TemporaryDirectory(prefix="kit-grading-quality-") as workdir:
+        here = os.getcwd()
+        os.chdir(workdir)
+        try:
+            for student, edits in cases.items():
+                namespace, got = {"__name__": "__main__", "display": lambda *a, **k: None}, {}
+                for cell in source.cells:
+                    meta = cell.metadata.get("nbgrader", {})
+                    text = cell.source
+                    if cell.cell_type != "code" or meta.get("grade_id") == "setup":
+                        continue
+                    if is_solution_cell(cell):
+                        text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
+                        for cell_id, old, new in edits:
+                            if cell_id == meta["grade_id"]:
+                                assert old in text, (student, old)
+                                text = text.replace(old, new)
+                    elif not (meta.get("grade") or "imports" in cell.metadata.get("tags", [])):
+                        continue
+                    try:
+                        with contextlib.redirect_stdout(io.StringIO()):
+                            exec(compile(text, meta.get("grade_id", "cell"), "exec"), namespace)
+                        passed = True
+                    except Exception:  # noqa: BLE001 - a failing cell is what is measured
+                        passed = False
+                    if meta.get("grade") and meta.get("grade_id") in corpus.AUTO_TESTS:
+                        got[meta["grade_id"]] = float(corpus.AUTO_TESTS[meta["grade_id"]]) if passed else 0.0
+                scores[student] = got
+        finally:
+            os.chdir(here)
+    return scores
 
 
 def hostile(course: Path, workdir: Path) -> dict | None:
@@ -56,8 +111,11 @@ def main() -> int:
     parser.add_argument("--no-hostile", action="store_true", help="skip tests/hostile.py")
     parser.add_argument("--cell-timeout", type=int, default=None,
                         help="seconds per cell (default: kit.toml's); the graded cells come before the long ones")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "grading_quality.json"))
+    parser.add_argument("--in-process", action="store_true", help="predict the scores in this process (quick)")
+    parser.add_argument("--out", default=None, help="default: bench/results/grading_quality[_in_process].json")
     args = parser.parse_args()
+    suffix = "_in_process" if args.in_process else ""
+    args.out = args.out or str(ROOT / "bench" / "results" / f"grading_quality{suffix}.json")
     config = dataclasses.replace(load_config(), assignments=tuple(args.notebooks))
     if args.cell_timeout:
         config = dataclasses.replace(config, cell_timeout_s=args.cell_timeout)
@@ -66,13 +124,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kit-grading-quality-") as tmp:
         tmp = Path(tmp)
         course = tmp / "course"
-        generate_assignments(config, course)
+        if not args.in_process:
+            generate_assignments(config, course)
         for name in args.notebooks:
             corpus = importlib.import_module(f"tests.corpus.{name}")
-            folder = tmp / "submissions" / name
-            folder.mkdir(parents=True)
-            one = dataclasses.replace(config, assignments=(name,))
-            graded = grade_corpus(name, one, course, folder, corpus, workers=args.workers)
+            if args.in_process:
+                started = time.perf_counter()
+                scores = in_process_scores(name, corpus, config)
+                graded = {"check": check(scores, corpus.AUTO_TESTS, corpus.MUTANTS, corpus.VARIANTS),
+                          "seconds": time.perf_counter() - started, "submissions": len(scores)}
+            else:
+                folder = tmp / "submissions" / name
+                folder.mkdir(parents=True)
+                one = dataclasses.replace(config, assignments=(name,))
+                graded = grade_corpus(name, one, course, folder, corpus, workers=args.workers)
             checked = graded["check"]
             per_notebook[name] = {
                 "mutants": checked["mutants"], "killed": len(checked["killed"]),
@@ -85,7 +150,7 @@ def main() -> int:
             partial = Path(args.out).with_suffix(".partial.json")
             partial.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(json.dumps(per_notebook, indent=1) + "\n")
-        held = None if args.no_hostile else hostile(course, tmp / "hostile")
+        held = None if args.no_hostile or args.in_process else hostile(course, tmp / "hostile")
     total_mutants = sum(r["mutants"] for r in per_notebook.values())
     total_killed = sum(r["killed"] for r in per_notebook.values())
     false_failures = sum(len(r["false_failures"]) for r in per_notebook.values())
@@ -109,7 +174,8 @@ def main() -> int:
         "kill_rate": {**{n: r["kill_rate"] for n, r in per_notebook.items()}, "all": rate_all},
         "mutants": total_mutants, "killed": total_killed, "false_failures": false_failures,
         "wrong": sum(len(r["wrong"]) for r in per_notebook.values()),
-        "hostile": held, "notebooks": per_notebook, "seconds": round(time.perf_counter() - began, 1),
+        "hostile": held, "grader": "in-process prediction" if args.in_process else "nbgrader (real grader)",
+        "notebooks": per_notebook, "seconds": round(time.perf_counter() - began, 1),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
