@@ -11,10 +11,9 @@ that module exists) are graded too. Prints a table and, as its last line, one JS
 ``{"kill_rate": {notebook: rate, "all": rate}, "mutants": N, "killed": K, "false_failures": F, "hostile": ...}``,
 also saved as ``bench/results/grading_quality.json``.
 
-``--in-process`` is the quick look while writing tests (minutes, mostly the DQN learning checks; no nbgrader, no
-sandbox): each case's
-answers and the source notebook's test cells (hidden parts included) run in a fresh namespace of this process;
-a test cell that raises loses its points. The real grader decides; this mode only predicts it.
+``--in-process`` is the quick look while writing tests (minutes, mostly the DQN learning checks; no nbgrader,
+no sandbox): each case's answers and the source notebook's test cells (hidden parts included) run in a fresh
+namespace of this process; a test cell that raises loses its points. The real grader decides; this only predicts.
 """
 
 from __future__ import annotations
