@@ -31,10 +31,11 @@ STUB_STEPS = {"training_step": ("d_optimizer.zero_grad()\n    fakes = G(noise).d
                                      "    return {'D_real': torch.zeros(()), 'D_fake': torch.zeros(()), "
                                      "'G': torch.zeros(())}\n    for _ in range(d_train_iters):\n")}
 STUB_SCORE = 2.0
-# One real bug in the D step: it loses the D step (3) and the training iteration (2).
+# One real bug in the D step: it loses the D step's 3 points (the training iteration is tested with the
+# reference steps, so it keeps its own).
 D_BUG = {"training_step": ("d_real_loss = 0.5 * ((D(real_images) - 1) ** 2).mean()",
                            "d_real_loss = ((D(real_images) - 1) ** 2).mean()")}
-D_BUG_SCORE = FULL - 5
+D_BUG_SCORE = FULL - 3
 
 TRANSFORMER = """
 ip = get_ipython()
