@@ -136,7 +136,8 @@ def main() -> int:
                 folder = tmp / "submissions" / name
                 folder.mkdir(parents=True)
                 one = dataclasses.replace(config, assignments=(name,))
-                graded = grade_corpus(name, one, course, folder, corpus, workers=args.workers)
+                graded = grade_corpus(name, one, course, folder, corpus, workers=args.workers,
+                                      mutants=corpus.MUTANTS)
             checked = graded["check"]
             per_notebook[name] = {
                 "mutants": checked["mutants"], "killed": len(checked["killed"]),

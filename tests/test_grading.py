@@ -21,12 +21,12 @@ from autograder.grade import grade_folder, student_id
 from autograder.setup_cell import SETUP_CELL
 from tests.corpus import build_corpus
 from tests.corpus import dcgan as dcgan_corpus
-from tests.corpus.common import check, write_cases
+from tests.corpus.common import check, in_suite, write_cases
 from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 CONFIG = load_config()
-AUTO_TESTS, MUTANTS = dcgan_corpus.AUTO_TESTS, dcgan_corpus.MUTANTS
+AUTO_TESTS, MUTANTS = dcgan_corpus.AUTO_TESTS, in_suite(dcgan_corpus.MUTANTS)
 
 # Idioms that solutions share with the provided helpers: their presence in helpers/ gives nothing away.
 GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential("}
