@@ -12,9 +12,11 @@ In a notebook (e.g. on Colab, where the notebook file itself is not on the runti
 
 What it does: it copies ``writeup_template.tex`` to ``writeup.tex`` unless that exists (the student writes their
 answers there); writes each graded code cell of every notebook it finds to ``outputs/<notebook>/code/<grade_id>.py``
-and a ``listings.tex`` that the template includes; joins each numbered series of sample grids or frames
-(``samples/sample-000200.png``, ...) into one ``<series>_over_training.png``; then runs latexmk and prints where
-the PDF is. A figure that is missing shows in the PDF as a box naming the notebook cell that makes it.
+and a ``listings.tex`` that the template includes; writes each written answer's question (the markdown cell
+before it) as ``outputs/<notebook>/code/question-<grade_id>.tex`` for the template's ``\\kitquestion``; joins
+each numbered series of sample grids or frames (``samples/sample-000200.png``, ...) into one
+``<series>_over_training.png``; then runs latexmk and prints where the PDF is. A figure that is missing shows in
+the PDF as a box naming the notebook cell that makes it.
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from helpers.core.latex import question_to_latex
 from helpers.core.notebook_format import (
     BEGIN_HIDDEN_TESTS,
     CODE_MARKER_RE,
+    MARKER_RE,
     OUT_RE,
     OUTPUTS_DIR,
     SOLUTION_LINE_RE,
     cell_source,
     is_test_id,
+    nbgrader_metadata,
 )
 from helpers.core.runtime import KIT_ROOT, is_grading
 
@@ -148,6 +153,44 @@ def write_listings(name: str, listings: list[Listing], outputs: Path) -> Path:
     return target
 
 
+def _answer_id(cell: dict) -> str | None:
+    """The grade id of a written-answer cell (markdown, nbgrader ``solution: true`` or its kit marker), else None."""
+    if cell.get("cell_type") != "markdown":
+        return None
+    meta = nbgrader_metadata(cell)
+    if "solution" in meta:
+        return meta.get("grade_id") if meta.get("solution") else None
+    match = MARKER_RE.match(cell_source(cell).lstrip())
+    return match.group(1) if match else None
+
+
+def questions(nb: dict) -> dict[str, str]:
+    """``{answer grade id: question markdown}``: each written answer's question is the markdown cell just before it.
+
+    The writeup prints these texts (``\\kitquestion{notebook}{grade id}``), so a question is written once, in its
+    notebook.
+    """
+    found, cells = {}, nb["cells"]
+    for before, cell in zip(cells, cells[1:]):
+        answer = _answer_id(cell)
+        if answer and before.get("cell_type") == "markdown" and _answer_id(before) is None:
+            found[answer] = cell_source(before).strip()
+    return found
+
+
+def write_questions(name: str, asked: dict[str, str], outputs: Path) -> list[Path]:
+    """Write ``outputs/<name>/code/question-<grade id>.tex`` for each question (LaTeX from its markdown)."""
+    code_dir = outputs / name / "code"
+    code_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for answer, markdown in asked.items():
+        target = code_dir / f"question-{answer}.tex"
+        target.write_text(f"% Made by python -m helpers.core.writeup from {name}.ipynb (the cell before {answer}).\n"
+                          + question_to_latex(markdown) + "\n", encoding="ascii")
+        written.append(target)
+    return written
+
+
 def colab_notebook() -> dict | None:
     """The notebook running in this Colab session (its file is not on the runtime's disk), or None elsewhere."""
     if "google.colab" not in sys.modules:
@@ -158,12 +201,14 @@ def colab_notebook() -> dict | None:
 
 
 def extract_code(notebooks: list[Path | dict], outputs: Path) -> dict[str, Path]:
-    """Write the listings of each notebook (a path, or a notebook dict); returns ``{name: listings.tex}``."""
+    """Write the listings and question texts of each notebook (a path, or a notebook dict); returns
+    ``{name: listings.tex}``."""
     written = {}
     for notebook in notebooks:
         nb = notebook if isinstance(notebook, dict) else read_notebook(notebook)
         name = notebook_name(nb, None if isinstance(notebook, dict) else notebook)
         written[name] = write_listings(name, graded_code_cells(nb), outputs)
+        write_questions(name, questions(nb), outputs)
     return written
 
 

@@ -25,3 +25,27 @@ def test_every_folder_the_template_reads_is_a_notebooks_out_folder():
     for name in CONFIG.assignments:
         assert f'OUT = "{fmt.out_folder(name)}"' in _notebook_text(name), name
     assert set(re.findall(r"\\kitcode\{([A-Za-z0-9_]+)\}", template)) <= set(CONFIG.assignments)
+
+
+def _answers(name: str) -> list[str]:
+    nb = nbformat.read(CONFIG.source_notebook(name), 4)
+    return [fmt.grade_id(c) for c in nb.cells if c.cell_type == "markdown" and fmt.cell_role(c) == fmt.ANSWER]
+
+
+def test_every_written_answer_has_its_question_in_the_template_once():
+    """The template asks each notebook's questions (text from the notebook), each once, and no other."""
+    template = "\n".join(line for line in TEMPLATE.read_text().splitlines() if not line.lstrip().startswith("%"))
+    asked = re.findall(r"\\kitquestion\{([A-Za-z0-9_]+)\}\{([A-Za-z0-9_\-]+)\}", template)
+    expected = [(name, answer) for name in CONFIG.assignments for answer in _answers(name)]
+    assert sorted(asked) == sorted(expected)
+    assert "\\begin{question}" not in template.split("\\begin{document}")[1], "a question typed into the template"
+
+
+def test_every_question_is_the_markdown_cell_before_its_answer():
+    from helpers.core.writeup import questions
+
+    for name in CONFIG.assignments:
+        nb = nbformat.read(CONFIG.source_notebook(name), 4)
+        asked = questions(nb)
+        for answer in _answers(name):
+            assert re.match(r"\*\*Question( \d+)?\.\*\*", asked.get(answer, "")), (name, answer)
