@@ -1,20 +1,24 @@
-"""Style mixing with a StyleGAN2 generator, provided to the students of the StyleGAN2 notebook.
+"""Style-mixing figures with a StyleGAN2 generator, for the StyleGAN2 notebook.
 
-Each of the generator's ``num_ws`` layers takes its own copy of w. Style mixing feeds the layers
-``col_styles`` with the w of another latent (a "column") and the other layers with the w of a "row":
-the coarse layers (4x4, 8x8) set pose and shape, the middle ones features, the fine ones colours and
-texture.
+Each of the generator's ``num_ws`` layers takes its own copy of w. Style mixing feeds some layers (``col_styles``)
+the w of one latent (a "column") and the other layers the w of another (a "row"). The mixing itself is the
+students' ``style_mix`` (TODO 5 of the notebook), which :func:`style_mixing_grid` takes as an argument; this module
+only draws the figure and tells which resolution each w drives. What each group of layers controls is for the
+students to find out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from PIL import Image
 
 from helpers.core.plotting import image_grid
 from helpers.stylegan2.generator import Generator
+
+# style_mix(G, row_ws, col_ws, col_styles) -> images (R, C, channels, H, W)
+StyleMix = Callable[[Generator, torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
 
 
 def _check_styles(G: Generator, col_styles: Sequence[int]) -> list[int]:
@@ -33,40 +37,30 @@ def _check_latents(G: Generator, z: torch.Tensor, name: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def style_mix(G: Generator, row_ws: torch.Tensor, col_ws: torch.Tensor, col_styles: Sequence[int],
-              noise_mode: str = "const") -> torch.Tensor:
-    """Images (R, C, channels, H, W): cell (i, j) has row i's ws, with column j's ws at the ``col_styles`` layers.
-
-    ``row_ws`` (R, num_ws, w_dim) and ``col_ws`` (C, num_ws, w_dim) come from ``G.mapping``.
-    """
-    styles = _check_styles(G, col_styles)
-    rows, cols = len(row_ws), len(col_ws)
-    ws = row_ws.unsqueeze(1).repeat(1, cols, 1, 1)  # (R, C, num_ws, w_dim)
-    if styles:
-        ws[:, :, styles] = col_ws[:, styles].unsqueeze(0).expand(rows, -1, -1, -1)
-    images = G.synthesis(ws.reshape(rows * cols, *row_ws.shape[1:]), noise_mode=noise_mode)
-    return images.reshape(rows, cols, *images.shape[1:])
-
-
-@torch.no_grad()
 def style_mixing_grid(G: Generator, row_z: torch.Tensor, col_z: torch.Tensor, col_styles: Sequence[int],
-                      truncation_psi: float = 1.0, noise_mode: str = "const") -> Image.Image:
+                      style_mix: StyleMix, truncation_psi: float = 1.0, noise_mode: str = "const") -> Image.Image:
     """The style-mixing figure of the StyleGAN papers as one PIL image.
 
-    The top row shows the column latents' images, the left column the row latents' images, and cell
-    (i, j) the row's image with the column's w at the layers ``col_styles`` (top-left corner blank).
-    With ``col_styles=[]`` each cell is its row's image; with all layers, its column's.
+    The top row shows the column latents' images, the left column the row latents' images, and cell (i, j)
+    ``style_mix(G, row_ws, col_ws, col_styles)[i, j]``, where ``row_ws`` and ``col_ws`` are the latents' ws
+    (``G.mapping`` with ``truncation_psi``); the top-left corner is blank.
     """
     row_z, col_z = _check_latents(G, row_z, "row_z"), _check_latents(G, col_z, "col_z")
+    styles = _check_styles(G, col_styles)
     row_ws = G.mapping(row_z, None, truncation_psi=truncation_psi)
     col_ws = G.mapping(col_z, None, truncation_psi=truncation_psi)
     row_images = G.synthesis(row_ws, noise_mode=noise_mode)
     col_images = G.synthesis(col_ws, noise_mode=noise_mode)
-    mixed = style_mix(G, row_ws, col_ws, col_styles, noise_mode)
+    mixed = style_mix(G, row_ws.clone(), col_ws.clone(), styles)
+    want = (len(row_images), len(col_images), *row_images.shape[1:])
+    if not isinstance(mixed, torch.Tensor) or tuple(mixed.shape) != want:
+        got = tuple(mixed.shape) if isinstance(mixed, torch.Tensor) else type(mixed).__name__
+        raise ValueError(f"style_mix must return a tensor of shape (rows, columns, channels, H, W) = {want}, "
+                         f"got {got}")
     blank = torch.ones_like(row_images[:1])  # white in [-1, 1]
     tiles = [blank, col_images]
     for i in range(len(row_images)):
-        tiles += [row_images[i: i + 1], mixed[i]]
+        tiles += [row_images[i: i + 1], mixed[i].to(row_images.device)]
     return image_grid(torch.cat(tiles), nrow=len(col_images) + 1)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from tests.corpus.common import mutant, variant
 
 AUTO_TESTS = {"test_generate_latent_code": 1, "test_generate_images": 2, "test_interpolate_images": 2,
-              "test_generate_from_subnetwork": 2}
+              "test_generate_from_subnetwork": 2, "test_style_mix": 2}
 MANUAL_POINTS = 4
 LAT, IMG, INTERP, SUB = "generate_latent_code", "generate_images", "interpolate_images", "generate_from_subnetwork"
-T_LAT, T_IMG, T_INTERP, T_SUB = AUTO_TESTS
+MIX = "style_mix"
+T_LAT, T_IMG, T_INTERP, T_SUB, T_MIX = AUTO_TESTS
+MIX_LINE = "                ws[styles] = col_w[styles]\n"
 
 MUTANTS = {
     # TODO 1: latent codes
@@ -77,6 +79,32 @@ MUTANTS = {
     "returns_pil_image": mutant(SUB, 'return G.synthesis(ws, noise_mode="const")',
                                 'return image_grid(G.synthesis(ws, noise_mode="const"), nrow=len(seeds))', T_SUB,
                                 kind="return type"),
+    # TODO 5: style mixing
+    "rows_and_columns_swapped": mutant(MIX, "ws = row_w.clone()\n                ws[styles] = col_w[styles]",
+                                       "ws = col_w.clone()\n                ws[styles] = row_w[styles]", T_MIX,
+                                       kind="roles of rows and columns swapped"),
+    "grid_transposed": mutant(MIX, "return torch.stack(rows)", "return torch.stack(rows).transpose(0, 1)", T_MIX,
+                              kind="shape/axis (columns first)"),
+    "styles_counted_from_one": mutant(MIX, "styles = list(col_styles)", "styles = [s - 1 for s in col_styles]",
+                                      T_MIX, kind="off by one (layers counted from 1)"),
+    "styles_as_a_prefix": mutant(MIX, MIX_LINE, "                ws[:len(styles)] = col_w[:len(styles)]\n", T_MIX,
+                                 kind="col_styles taken as a count of leading layers"),
+    "last_listed_style_left_out": mutant(MIX, "styles = list(col_styles)", "styles = list(col_styles)[:-1]", T_MIX,
+                                         kind="off by one (slice)"),
+    "mixed_in_place": mutant(MIX, "ws = row_w.clone()", "ws = row_w", T_MIX, kind="row_ws changed in place"),
+    "random_noise_in_mixing": mutant(MIX, 'G.synthesis(ws.unsqueeze(0), noise_mode="const")',
+                                     'G.synthesis(ws.unsqueeze(0), noise_mode="random")', T_MIX,
+                                     kind="random noise instead of constant"),
+    "first_column_everywhere": mutant(MIX, "ws[styles] = col_w[styles]", "ws[styles] = col_ws[0][styles]", T_MIX,
+                                      kind="loop variable not used"),
+    "generator_called_on_ws": mutant(MIX, 'cells.append(G.synthesis(ws.unsqueeze(0), noise_mode="const")[0])',
+                                     'cells.append(G(ws.unsqueeze(0), None, noise_mode="const")[0])', T_MIX,
+                                     kind="ws fed to G (the mapping again) instead of G.synthesis"),
+    "truncated_again": mutant(
+        MIX, "                ws[styles] = col_w[styles]\n",
+        "                ws[styles] = col_w[styles]\n"
+        "                ws = G.mapping.w_avg + 0.7 * (ws - G.mapping.w_avg)\n", T_MIX,
+        kind="truncation applied a second time"),
 }
 
 VARIANTS = {
@@ -103,4 +131,29 @@ VARIANTS = {
         SUB, "z = torch.cat([generate_latent_code(seed, 1, G.z_dim) for seed in seeds]).to(device)",
         "codes = [generate_latent_code(s, 1, G.z_dim)[0] for s in seeds]\n    z = torch.stack(codes).to(device)",
         kind="torch.stack of single codes"),
+    "style_mix_batched": variant(
+        MIX, """    styles = list(col_styles)
+    rows = []
+    with torch.no_grad():
+        for row_w in row_ws:
+            cells = []
+            for col_w in col_ws:
+                ws = row_w.clone()
+                ws[styles] = col_w[styles]
+                cells.append(G.synthesis(ws.unsqueeze(0), noise_mode="const")[0])
+            rows.append(torch.stack(cells))
+    return torch.stack(rows)""", """    R, C = row_ws.shape[0], col_ws.shape[0]
+    ws = row_ws.unsqueeze(1).repeat(1, C, 1, 1)
+    if len(col_styles) > 0:
+        ws[:, :, col_styles] = col_ws[:, col_styles].unsqueeze(0).expand(R, -1, -1, -1)
+    with torch.no_grad():
+        images = G.synthesis(ws.reshape(R * C, G.num_ws, G.w_dim))
+    return images.reshape(R, C, *images.shape[1:])""",
+        kind="one batched synthesis call, default noise mode"),
+    "style_mix_mask": variant(
+        MIX, "                ws = row_w.clone()\n                ws[styles] = col_w[styles]\n",
+        "                mask = torch.zeros(G.num_ws, 1, dtype=torch.bool, device=row_w.device)\n"
+        "                mask[styles] = True\n"
+        "                ws = torch.where(mask, col_w, row_w)\n",
+        kind="a boolean mask and torch.where"),
 }
