@@ -7,7 +7,6 @@ import queue
 import shutil
 import subprocess
 import tempfile
-import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -108,7 +107,8 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
     """Repair one submission against its ``release`` notebook, autograde it with nbgrader in ``root``, then verify.
 
     The verification run (:mod:`autograder.verify`) re-runs the test cells of ``source`` against the student's
-    definitions in a fresh sandbox; a test it does not pass scores 0 whatever the kernel said. Every sandbox the
+    definitions in a fresh sandbox, at the same time as nbgrader; a test it does not pass scores 0 whatever the
+    kernel said. Every sandbox the
     submission started is killed before this returns.
     """
     outcome = Outcome()
@@ -124,31 +124,42 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
     release_nb = nbformat.read(release, 4)
     outcome.flags = scan_notebook(nbformat.read(target, 4), release_nb)
     pids = Path((env or {}).get("KIT_SANDBOX_PIDS", root / "pids"))
-    try:
-        began = time.monotonic()
-        proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
-                            timeout=config.notebook_timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        outcome.error, outcome.timed_out = f"timed out after {config.notebook_timeout_s} s (notebook limit)", True
-        return outcome
-    finally:
-        kill_recorded(pids)
-    if proc.returncode != 0 or "[AutogradeApp | ERROR]" in proc.stdout + proc.stderr:
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
-        outcome.error = (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
-        return outcome
     plan = build_plan(target, release, source)
     tests = {cell["name"] for cell in plan if cell["kind"] == "test"}
-    if not tests:
-        return outcome
-    scratch = root / "verify" / sub.student / sub.assignment
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    verify_env = {**nbgrader_env(), **(env or {}), "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg"}
-    # What is left of the submission's time limit (and at least a minute): a batch never waits much past it.
-    left = max(60.0, config.notebook_timeout_s - (time.monotonic() - began))
-    verdicts = run_verification(plan, scratch, verify_env, timeout=left, cell_timeout=config.cell_timeout_s,
-                                pids_dir=pids)
+    # The verification run needs only the repaired file: it runs beside nbgrader (the two are mostly single-threaded
+    # start-up and imports), in a sandbox of its own, recorded apart so each can be killed on its own.
+    verifying, verify_pids, beside = None, pids.parent / f"{pids.name}-verify", ThreadPoolExecutor(max_workers=1)
+    if tests:
+        scratch = root / "verify" / sub.student / sub.assignment
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        verify_pids.mkdir(parents=True, exist_ok=True)
+        verify_env = {**nbgrader_env(), **(env or {}), "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg",
+                      "KIT_SANDBOX_PIDS": str(verify_pids)}
+        verifying = beside.submit(
+            run_verification, plan, scratch, verify_env, timeout=config.notebook_timeout_s,
+            cell_timeout=config.cell_timeout_s, pids_dir=verify_pids)
+    try:
+        try:
+            proc = run_nbgrader(["autograde", sub.assignment, "--student", sub.student, "--force"], root,
+                                timeout=config.notebook_timeout_s, env=env)
+        except subprocess.TimeoutExpired:
+            outcome.error, outcome.timed_out = f"timed out after {config.notebook_timeout_s} s (notebook limit)", True
+            return outcome
+        finally:
+            kill_recorded(pids)
+        if proc.returncode != 0 or "[AutogradeApp | ERROR]" in proc.stdout + proc.stderr:
+            lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
+            outcome.error = (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
+            return outcome
+        if verifying is None:
+            return outcome
+        verdicts = verifying.result()
+    finally:
+        if verifying is not None:
+            kill_recorded(verify_pids)  # ends a verification still running when nbgrader failed
+            verifying.result()
+        beside.shutdown()
     outcome.flags += [f"verification: {flag}" for flag in verdicts.flags]
     outcome.lowered = apply_verdicts(root / "gradebook.db", sub.assignment, sub.student, tests, verdicts)
     for line in outcome.lowered:

@@ -62,6 +62,13 @@ def main() -> int:
                        for per in result["scores"].values())
             timings[workers] = {"seconds": seconds, "s_per_student": seconds / args.students,
                                 "full_marks": full, "errors": len(result["errors"])}
+            for student, per in sorted(result["scores"].items()):  # the reference must keep every point: say why not
+                short = {n: per.get(n) for n in notebooks
+                         if per.get(n) != result["max_scores"][n] - manual_points(config, n)}
+                if short:
+                    why = {k: v for k, v in result.items() if k in ("errors", "flags", "lowered_by_verification")
+                           and any(key.startswith(f"{student}/") for key in v)}
+                    print(f"{workers} worker(s): {student} not at full marks: {short} {why}")
     one = timings[1]["s_per_student"]
     print(f"{args.students} students x {len(notebooks)} notebooks ({', '.join(notebooks)}), "
           f"{os.cpu_count()} CPU cores")

@@ -95,6 +95,7 @@ class Run:
         self.unit = unit
         self.start = 0  # steps done before this call (from the checkpoint)
         self.bar: Any = None
+        self.stop_at: int | None = None  # the last step of a timing slice (bench/student_time.py)
 
     def resume(self, map_location: torch.device | str | None = "cpu") -> dict[str, Any] | None:
         """The checkpoint's state to continue from, or None (no checkpoint: start from scratch).
@@ -122,6 +123,8 @@ class Run:
             tqdm.write(f"{self.desc}: {self.length:,} {self.counter}s{resumed}; timing the first ones ...")
         timer = StepTimer(todo)
         timing = TimingSlice.from_env(self.counter)
+        if timing is not None:  # the slice's last step does the periodic work, so that the cells after it run
+            self.stop_at = self.start + timing.planned(self)
         try:
             for step in self.bar:
                 yield step
@@ -134,8 +137,9 @@ class Run:
             self.bar.close()
 
     def due(self, step: int, every: int) -> bool:
-        """Whether periodic work done every ``every`` steps is due at ``step`` (always at the last step)."""
-        return step % every == 0 or step == self.length
+        """Whether periodic work done every ``every`` steps is due at ``step`` (always at the last step, and at the
+        last step of a timing slice)."""
+        return step % every == 0 or step == self.length or step == self.stop_at
 
     def show(self, **values: Any) -> None:
         """Show ``values`` (latest losses, ...) beside the progress bar."""
@@ -179,7 +183,9 @@ class TimingSlice:
 
     Set ``KIT_TIME_SLICE`` (steps timed after the first, warm-up, one) and ``KIT_TIME_LOG`` (a JSON-lines file):
     each run then stops after its slice and appends ``{"desc", "counter", "todo", "seconds_per_step"}``, from
-    which the bench estimates the full run. Epoch-based runs time one epoch, warm-up included. Never in fast mode.
+    which the bench estimates the full run. The slice ends with one more step, which does the run's periodic work
+    (samples, checkpoint) so that the notebook's later cells find what they show; it is not timed. Epoch-based runs
+    time one epoch, warm-up and periodic work included. Never in fast mode.
     """
 
     def __init__(self, steps: int, log: Path) -> None:
@@ -198,14 +204,20 @@ class TimingSlice:
             return None
         return cls(1 if counter == "epoch" else max(1, int(steps)), Path(log))
 
+    def planned(self, run: Run) -> int:
+        """Steps the slice runs: a warm-up step, the timed ones, and one that does the periodic work."""
+        return min(self.steps + (2 if self.steps > 1 else 0), run.length - run.start)
+
     def tick(self, run: Run, step: int) -> bool:
         """Note the end of ``step``; True when the slice is done (and written to the log)."""
         self.marks.append(self.clock())
         done = len(self.marks) - 1
-        if done < min(self.steps + (self.steps > 1), run.length - run.start):
+        if done < self.planned(run):
             return False
-        first = 1 if self.steps > 1 and done > 1 else 0  # leave the warm-up step out when there is more
-        per_step = (self.marks[-1] - self.marks[first]) / (done - first)
+        if done >= 3 and self.steps > 1:  # the warm-up step and the last (periodic work) step left out
+            per_step = (self.marks[-2] - self.marks[1]) / (done - 2)
+        else:
+            per_step = (self.marks[-1] - self.marks[0]) / done
         record = {"desc": run.desc, "counter": run.counter, "todo": run.length - run.start,
                   "seconds_per_step": per_step, "sliced_seconds": self.marks[-1] - self.marks[0]}
         with self.log.open("a") as out:

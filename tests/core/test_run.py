@@ -151,7 +151,9 @@ def test_a_timing_slice_stops_the_run_early_and_logs_its_pace(tmp_path, monkeypa
         progress: bool = False
 
     run = Run(Config(str(tmp_path / "run")), length=1000, counter="step", desc="toy")
-    assert list(run.steps()) == [1, 2, 3, 4, 5], "the warm-up step and four timed ones"
+    steps = list(run.steps())
+    assert steps == [1, 2, 3, 4, 5, 6], "the warm-up step, four timed ones, one for the periodic work"
+    assert [s for s in steps if run.due(s, 100)] == [6], "the last step does the periodic work (samples ...)"
     record = json.loads(log.read_text())
     assert record["desc"] == "toy" and record["todo"] == 1000 and record["seconds_per_step"] >= 0
     epochs = Run(Config(str(tmp_path / "run2")), length=30, counter="epoch", desc="lab")
