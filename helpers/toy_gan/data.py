@@ -1,4 +1,10 @@
-"""Real data of the toy GAN lab: Gaussian mixtures (1-D and 2-D) and the half circles."""
+"""Real data of the toy GAN lab: Gaussian mixtures (1-D and 2-D) and the half circles.
+
+``mixture_4`` and ``HalfCircles`` are the kit's reference versions, for its benchmarks and tests (and the
+``mode="mixture_4"`` / ``"half_circles"`` of :class:`~helpers.toy_gan.training.ToyGANConfig` when no sampler of
+the student's is given); in the notebook the students write their own, and :func:`make_distribution` builds a run's
+data from them when they are passed in ``samplers``.
+"""
 
 from __future__ import annotations
 
@@ -115,6 +121,27 @@ class HalfCircles(Dataset):
         return self.points[index]
 
 
+class SampledMixture(GaussianMixture):
+    """A Gaussian mixture whose points come from ``sample_fn(n, generator)`` (e.g. a student's sampler).
+
+    ``modes`` and ``std`` are those of the mixture the function is meant to sample: the mode metrics and the
+    plots use them. ``sample`` checks that the function returns an ``(n, dim)`` tensor (a NumPy array is turned
+    into one).
+    """
+
+    def __init__(self, name: str, modes: torch.Tensor, std: float,
+                 sample_fn: Callable[[int, torch.Generator | None], Any]) -> None:
+        super().__init__(name, modes, std)
+        self.sample_fn = sample_fn
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        points = torch.as_tensor(self.sample_fn(n, generator)).float()
+        if tuple(points.shape) != (n, self.dim):
+            raise ValueError(f"the {self.name} sampler returned shape {tuple(points.shape)} for n={n}, "
+                             f"expected ({n}, {self.dim})")
+        return points
+
+
 class DatasetSampler:
     """Random batches (with replacement) from a dataset of points, like :class:`GaussianMixture`'s ``sample``."""
 
@@ -138,8 +165,24 @@ DISTRIBUTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def make_distribution(mode: str, **params: Any) -> GaussianMixture | DatasetSampler:
-    """The real data of ``mode`` (one of :data:`DISTRIBUTIONS`), built with ``params``."""
+def make_distribution(mode: str, samplers: dict[str, Callable[..., Any]] | None = None,
+                      **params: Any) -> GaussianMixture | DatasetSampler:
+    """The real data of ``mode`` (one of :data:`DISTRIBUTIONS`), built with ``params``.
+
+    ``samplers`` may hold the students' own versions: ``"mixture_4"``, a function ``(n, variance, generator)``
+    returning ``n`` points (the mixture's modes and std for the metrics are the reference's), and
+    ``"half_circles"``, a ``Dataset`` class taking ``num_samples`` and ``seed``. Modes without one use the kit's.
+    """
     if mode not in DISTRIBUTIONS:
         raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(DISTRIBUTIONS)}")
-    return DISTRIBUTIONS[mode](**params)
+    reference = DISTRIBUTIONS[mode](**params)
+    own = (samplers or {}).get(mode)
+    if own is None:
+        return reference
+    if mode == "mixture_4":
+        variance = params.get("variance", MIXTURE_4_TIGHT)
+        return SampledMixture(mode, reference.modes, reference.std,
+                              lambda n, generator: own(n, variance, generator))
+    if mode == "half_circles":
+        return DatasetSampler(own(**params))
+    raise ValueError(f"no sampler of your own is used for mode {mode!r} (only mixture_4 and half_circles)")

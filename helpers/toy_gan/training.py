@@ -1,7 +1,9 @@
 """The training loop of the toy GAN lab (GANs on 1-D and 2-D data): configuration, loop, result.
 
-The two training steps (``train_discriminator`` and ``train_generator``) are the students' work and are
-passed in; the data, networks, metrics and pictures live beside this module in :mod:`helpers.toy_gan`. The extra
+The students' work is passed in: their training iteration (``d_steps`` discriminator updates, then one generator
+update, calling their two training steps), or the two steps alone (the kit's benchmarks and tests, which then use
+:func:`iteration_of`), and their samplers (``samplers``, see :func:`~helpers.toy_gan.data.make_distribution`). The
+data, networks, metrics and pictures live beside this module in :mod:`helpers.toy_gan`. The extra
 techniques of the kit's best recipe (packing, the R1 gradient penalty, spectral normalisation, a generator moving
 average, learning-rate decay) are options of :class:`ToyGANConfig`.
 """
@@ -32,6 +34,8 @@ from helpers.toy_gan.models import MLPDiscriminator, MLPGenerator
 from helpers.toy_gan.plots import plot_frame
 
 StepFunction = Callable[..., torch.Tensor]
+# iteration(D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps) -> (last D loss, G loss)
+IterationFunction = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
 RESUMABLE_FIELDS = ("steps", "log_every", "num_frames", "checkpoint_every", "out_dir", "device", "progress",
                     "gif", "eval_samples")
@@ -157,20 +161,67 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-def train_toy_gan(config: ToyGANConfig, train_discriminator: StepFunction, train_generator: StepFunction,
-                  resume: bool = True) -> ToyGANResult:
-    """Train a GAN on ``config.mode``'s data (see :func:`_train`); torch uses one CPU thread meanwhile."""
+def iteration_of(train_discriminator: StepFunction, train_generator: StepFunction) -> IterationFunction:
+    """The training iteration the kit uses when it is given only the two training steps: ``d_steps``
+    discriminator updates, each on a fresh real batch and fresh noise, then one generator update on fresh noise;
+    returns the last D loss and the G loss."""
+
+    def iteration(D: nn.Module, G: nn.Module, d_optimizer: Any, g_optimizer: Any,
+                  sample_real: Callable[[], torch.Tensor], sample_noise: Callable[[], torch.Tensor],
+                  d_steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        for _ in range(d_steps):
+            d_loss = train_discriminator(D, G, d_optimizer, sample_real(), sample_noise())
+        return d_loss, train_generator(D, G, g_optimizer, sample_noise())
+
+    return iteration
+
+
+class _ThenR1:
+    """The discriminator's optimizer as a training iteration sees it when ``r1_gamma > 0``: every ``step()`` is
+    followed by an R1 penalty step (:func:`r1_penalty_step`) on the real batch drawn last, i.e. the one that D step
+    used. So the students' iteration and steps stay the plain GAN's, and the penalty follows each D update."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, D: nn.Module, gamma: float,
+                 last_real: Callable[[], torch.Tensor]) -> None:
+        self.optimizer, self.D, self.gamma, self.last_real = optimizer, D, gamma, last_real
+
+    def step(self, closure: Any = None) -> Any:
+        out = self.optimizer.step(closure)
+        r1_penalty_step(self.D, self.optimizer, self.last_real(), self.gamma)
+        return out
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def __getattr__(self, name: str) -> Any:  # param_groups, state, state_dict, ...
+        return getattr(self.optimizer, name)
+
+
+def train_toy_gan(config: ToyGANConfig, train_discriminator: StepFunction | None = None,
+                  train_generator: StepFunction | None = None, resume: bool = True, *,
+                  iteration: IterationFunction | None = None,
+                  samplers: dict[str, Callable[..., Any]] | None = None) -> ToyGANResult:
+    """Train a GAN on ``config.mode``'s data (see :func:`_train`); torch uses one CPU thread meanwhile.
+
+    Give either ``iteration`` (the students' training iteration, which calls their steps) or the two training
+    steps (the kit's iteration :func:`iteration_of` then runs them). ``samplers``: the students' ``mixture_4``
+    and ``HalfCircles``, used for those modes (see :func:`~helpers.toy_gan.data.make_distribution`).
+    """
+    if iteration is None:
+        if train_discriminator is None or train_generator is None:
+            raise TypeError("train_toy_gan needs iteration=..., or train_discriminator and train_generator")
+        iteration = iteration_of(train_discriminator, train_generator)
     with one_thread():
-        return _train(config, train_discriminator, train_generator, resume)
+        return _train(config, iteration, resume, samplers)
 
 
-def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_generator: StepFunction,
-           resume: bool) -> ToyGANResult:
+def _train(config: ToyGANConfig, iteration: IterationFunction, resume: bool,
+           samplers: dict[str, Callable[..., Any]] | None = None) -> ToyGANResult:
     """Train a GAN on ``config.mode``'s data and save its frames, curves and checkpoint under ``config.out_dir``.
 
-    ``train_discriminator(D, G, d_optimizer, real, noise)`` does one discriminator update and returns its loss;
-    ``train_generator(D, G, g_optimizer, noise)`` one generator update. Each iteration does ``d_steps`` D updates
-    (fresh real points and noise each), then one G update. Frames (real vs generated points, and the
+    ``iteration(D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps)`` does ``d_steps``
+    discriminator updates (fresh real points and noise each), then one generator update, and returns the last D
+    loss and the G loss. Frames (real vs generated points, and the
     discriminator's output) are saved at ``num_frames + 1`` evenly spaced steps as ``frames/frame-NNNNNN.png``.
     With ``resume=True`` a run whose checkpoint exists continues from it (returns at once if complete). In fast
     mode the run is shortened (:func:`helpers.core.runtime.fast_config`), whatever ``config`` asks for.
@@ -179,7 +230,7 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
     out_dir = Path(config.out_dir)
     device = pick_device(config.device)
     seed_everything(config.seed)
-    distribution = make_distribution(config.mode, **config.data)
+    distribution = make_distribution(config.mode, samplers, **config.data)
     dim = distribution.dim
     noise_dim = config.noise_dim or dim
 
@@ -214,9 +265,11 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
         restore_rng_state(state["rng"], data_rng, noise_rng)
 
     per_batch = config.batch_size * config.pack
+    drawn: list[torch.Tensor] = []  # the real batch drawn last
 
     def real_batch() -> torch.Tensor:
-        return distribution.sample(per_batch, data_rng).to(device)
+        drawn[:] = [distribution.sample(per_batch, data_rng).to(device)]
+        return drawn[0]
 
     def noise_batch() -> torch.Tensor:
         return torch.randn(per_batch, noise_dim, generator=noise_rng).to(device)
@@ -250,23 +303,22 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
                  g_opt=g_opt.state_dict(), d_opt=d_opt.state_dict(), history=history,
                  rng=rng_state(data_rng, noise_rng))
 
+    d_optimizer = _ThenR1(d_opt, D, config.r1_gamma, lambda: drawn[0]) if config.r1_gamma > 0 else d_opt
     frame_steps = set(_frame_steps(config))
     if run.start == 0 and 0 in frame_steps:
         frame(0)
     began = time.perf_counter()
     for step in run.steps():
         set_learning_rates(step - 1)
-        for _ in range(config.d_steps):
-            real = real_batch()
-            d_loss = train_discriminator(D, G, d_opt, real, noise_batch())
-            if config.r1_gamma > 0:
-                r1_penalty_step(D, d_opt, real, config.r1_gamma)
-        g_loss = train_generator(D, G, g_opt, noise_batch())
+        losses = iteration(D, G, d_optimizer, g_opt, real_batch, noise_batch, config.d_steps)
+        if not (isinstance(losses, tuple) and len(losses) == 2):
+            raise TypeError(f"the training iteration must return (d_loss, g_loss), got {type(losses).__name__}")
+        d_loss, g_loss = losses
         if config.ema > 0:
             beta = min(config.ema, step / (step + 10))  # warm-up: forget the random initial weights quickly
             update_ema(G_avg, G, beta)
         if run.due(step, config.log_every):
-            log(step, d_loss, g_loss, real)
+            log(step, d_loss, g_loss, drawn[0])
             run.show(D=history["D_loss"][-1][1], G=history["G_loss"][-1][1])
         if step in frame_steps:
             frame(step)
@@ -288,12 +340,16 @@ def _train(config: ToyGANConfig, train_discriminator: StepFunction, train_genera
                         time.perf_counter() - began)
 
 
-def train_gan(mode: str, d_steps: int, steps: int, batch_size: int, train_discriminator: StepFunction,
-              train_generator: StepFunction, resume: bool = True, **changes: Any) -> ToyGANResult:
+def train_gan(mode: str, d_steps: int, steps: int, batch_size: int, train_discriminator: StepFunction | None = None,
+              train_generator: StepFunction | None = None, resume: bool = True, *,
+              iteration: IterationFunction | None = None, samplers: dict[str, Callable[..., Any]] | None = None,
+              **changes: Any) -> ToyGANResult:
     """Train on ``mode``'s data with ``d_steps`` D updates per G update; other :class:`ToyGANConfig` fields
-    (``data``, ``lr``, ``out_dir``, ``seed``, ...) go in ``changes``."""
+    (``data``, ``lr``, ``out_dir``, ``seed``, ...) go in ``changes``; ``iteration`` and ``samplers`` as in
+    :func:`train_toy_gan`."""
     config = ToyGANConfig(mode=mode, d_steps=d_steps, steps=steps, batch_size=batch_size, **changes)
-    return train_toy_gan(config, train_discriminator, train_generator, resume=resume)
+    return train_toy_gan(config, train_discriminator, train_generator, resume=resume, iteration=iteration,
+                         samplers=samplers)
 
 
 def notebook_steps(steps: int) -> int:

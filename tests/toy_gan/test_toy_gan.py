@@ -23,7 +23,7 @@ from helpers.toy_gan.data import (
 from helpers.toy_gan.losses import r1_penalty_step
 from helpers.toy_gan.metrics import generate, mode_metrics, sample_moments
 from helpers.toy_gan.models import MLPDiscriminator, MLPGenerator
-from helpers.toy_gan.training import ToyGANConfig, train_gan, train_toy_gan
+from helpers.toy_gan.training import ToyGANConfig, iteration_of, train_gan, train_toy_gan
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +244,58 @@ def test_the_1d_task_meets_the_issue_accuracy(tmp_path, toy_reference):
         got_mean, got_std = result.metrics["mean"], result.metrics["std"]
         assert abs(got_mean - mean) <= 0.1 * std, f"N({mean}, {std}): generated mean {got_mean:.3f}"
         assert abs(got_std - std) <= 0.1 * std, f"N({mean}, {std}): generated std {got_std:.3f}"
+
+
+def test_a_students_samplers_feed_the_run(tmp_path, toy_reference):
+    """``samplers``: the students' mixture_4 (n, variance, generator) and HalfCircles class are what a run uses."""
+    calls = []
+
+    def own_mixture_4(n, variance, generator=None):
+        calls.append((n, variance))
+        return mixture_4(variance).sample(n, generator).numpy()  # a NumPy array is turned into a tensor
+
+    data = make_distribution("mixture_4", {"mixture_4": own_mixture_4}, variance=0.5)
+    assert data.sample(7).shape == (7, 2) and data.sample(7).dtype == torch.float32 and calls[-1] == (7, 0.5)
+    assert torch.equal(data.modes, mixture_4(0.5).modes) and math.isclose(data.std, math.sqrt(0.5))
+    with pytest.raises(ValueError, match=r"returned shape \(3, 1\) for n=3"):
+        make_distribution("mixture_4", {"mixture_4": lambda n, v, g=None: torch.zeros(n, 1)}).sample(3)
+
+    class OwnHalfCircles(HalfCircles):
+        made = []
+
+        def __init__(self, num_samples=10_000, seed=0):
+            OwnHalfCircles.made.append(num_samples)
+            super().__init__(num_samples, seed)
+
+    own_circles = make_distribution("half_circles", {"half_circles": OwnHalfCircles}, num_samples=40)
+    assert own_circles.sample(5).shape == (5, 2)
+    assert OwnHalfCircles.made == [40]
+    with pytest.raises(ValueError, match="only mixture_4 and half_circles"):
+        make_distribution("ring", {"ring": ring})
+    calls.clear()
+    result = train_toy_gan(_small(tmp_path, "own", data={"variance": 0.5}), toy_reference.train_discriminator,
+                           toy_reference.train_generator, samplers={"mixture_4": own_mixture_4})
+    assert calls.count((16, 0.5)) == 12 and {v for _, v in calls} == {0.5}  # the batches (and the frames' points)
+    assert result.metrics["num_modes"] == 4
+
+
+def test_a_students_iteration_is_what_runs(tmp_path, toy_reference):
+    """``iteration``: called once per generator step with both optimizers, the batch samplers and d_steps; with R1
+    every D optimizer step is followed by the penalty step, as the kit's own iteration does."""
+    ref = toy_reference
+    seen = []
+
+    def iteration(D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps=1):
+        seen.append(d_steps)
+        return iteration_of(ref.train_discriminator, ref.train_generator)(
+            D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps)
+
+    extras = {"d_steps": 2, "r1_gamma": 0.5, "pack": 2}
+    mine = train_toy_gan(_small(tmp_path, "mine", **extras), iteration=iteration)
+    kit = train_toy_gan(_small(tmp_path, "kit", **extras), ref.train_discriminator, ref.train_generator)
+    assert seen == [2] * 12
+    assert mine.history == kit.history
+    with pytest.raises(TypeError, match="return \\(d_loss, g_loss\\)"):
+        train_toy_gan(_small(tmp_path, "bad"), iteration=lambda *args: None)
+    with pytest.raises(TypeError, match="needs iteration"):
+        train_toy_gan(_small(tmp_path, "none"))
