@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference DCGAN solution (from the source notebook) and the emoji data."""
+"""Shared fixtures: the reference DCGAN solution (from the source notebook), the emoji data, and every notebook
+executed in fast mode (once per session)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 from autograder.solutions import load_reference
 from helpers.core.emoji_data import load_emojis
+from helpers.core.runtime import KIT_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,18 @@ def dcgan_reference():
 def emojis() -> tuple[torch.Tensor, torch.Tensor]:
     """A small slice of the shipped train and test emojis (32x32)."""
     return load_emojis("train")[:200], load_emojis("test")[:64]
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(tmp_path_factory):
+    """Every course notebook (the reference solutions) executed in fast mode, as ``make all`` does: a folder
+    with ``<notebook>/`` per notebook, each holding the executed copy and its ``outputs/``. Tests copy what they
+    change."""
+    from autograder.config import load_config
+    from autograder.execute import execute_notebook
+
+    config = load_config()
+    executed = tmp_path_factory.mktemp("executed")
+    for name in config.assignments:
+        execute_notebook(config.source_notebook(name), executed / name, env={"PYTHONPATH": str(KIT_ROOT)})
+    return executed

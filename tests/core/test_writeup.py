@@ -219,12 +219,10 @@ def test_a_latex_error_is_reported_with_its_line(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def executed_dcgan(tmp_path_factory) -> Path:
+def executed_dcgan(executed_notebooks, tmp_path_factory) -> Path:
     """notebooks/dcgan.ipynb (the reference solution) executed in fast mode; its folder holds outputs/."""
-    from autograder.execute import execute_notebook
-
-    run = tmp_path_factory.mktemp("dcgan-run")
-    execute_notebook(DCGAN_NOTEBOOK, run, env={"PYTHONPATH": str(KIT_ROOT)})
+    run = tmp_path_factory.mktemp("dcgan-run") / "dcgan"
+    shutil.copytree(executed_notebooks / "dcgan", run)
     return run
 
 
@@ -252,3 +250,30 @@ def test_pdf_and_overleaf_zip_from_the_reference_solution(executed_dcgan, capsys
                    capture_output=True, check=True)
     assert pdf_image_count(project / "writeup.pdf") == DCGAN_FIGURES
     assert "fakes = G(noise).detach()" in pdf_text(project / "writeup.pdf")
+
+
+@pytest.mark.slow
+@needs_latex
+def test_the_writeup_of_every_notebooks_fast_run_misses_no_section_question_or_figure(executed_notebooks,
+                                                                                       tmp_path):
+    """From every notebook's fast-mode outputs (as ``make writeup`` does): every section, every question (its
+    text from the notebook), every figure slot filled, every graded code cell listed."""
+    from autograder.config import load_config
+    from helpers.core.latex import QUESTION_LABEL_RE
+
+    run = tmp_path / "writeup"
+    assert writeup.main([str(run), "--gather", str(executed_notebooks)]) == 0
+    text = pdf_text(run / "writeup.pdf")
+    flat = " ".join(text.split())
+    assert "Missing figure" not in text, re.findall(r"Missing figure\s+(\S+)", text)
+    assert "Missing code" not in text and "appears here once" not in text
+    assert pdf_image_count(run / "writeup.pdf") >= FIGURE_SLOTS
+    for name in load_config().assignments:
+        nb = writeup.read_notebook(executed_notebooks / name / f"{name}.ipynb")
+        assert f"{name}.ipynb" in flat, f"no section for {name}"
+        for listing in writeup.graded_code_cells(nb):
+            assert f"Cell {listing.grade_id}" in flat, (name, listing.grade_id)
+        for answer, question in writeup.questions(nb).items():
+            words = " ".join(QUESTION_LABEL_RE.sub("", question).split()[:4])
+            words = re.sub(r"[*`$_\\]", "", words)
+            assert words in flat.replace("_", ""), f"{name}: question of {answer} not in the PDF ({words!r})"
