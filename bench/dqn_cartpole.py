@@ -5,8 +5,9 @@
 
 One protocol for both agents (helpers.dqn.evaluation.protocol_check): every 2,500 training steps, 20 greedy episodes;
 when their mean return reaches 475, 100 more; "solved" at the first checkpoint whose 100-episode mean
-reaches 475. Evaluation steps are not training steps, but their time is in the wall time. The kit runs with its
-default DQNConfig and the notebook's reference solution, for at most 30,000 steps; SB3 with the rl-baselines3-zoo
+reaches 475. Evaluation steps are not training steps, but their time is in the wall time. The kit runs the
+notebook's reference solution (its get_action, training_step, exploration_schedule and hyperparameters, which are
+also DQNConfig's defaults; not the students' starting values), for at most 30,000 steps; SB3 with the rl-baselines3-zoo
 hyperparameters for CartPole-v1 and its budget of 50,000 steps. Both on the CPU with one torch thread.
 Stable-Baselines3 is a benchmark-only extra (pip install stable-baselines3), not a requirement of the kit.
 Prints a table, and as the last line one JSON object with the figures.
@@ -44,11 +45,17 @@ SB3_HYPERPARAMETERS = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_
                            policy_kwargs=dict(net_arch=[256, 256]))
 
 
+def reference_config(reference) -> DQNConfig:
+    """The reference solution's hyperparameters (the notebook's solution of TODO 3)."""
+    return DQNConfig(**reference.hyperparameters)
+
+
 def run_kit(seed: int, reference) -> dict:
-    config = DQNConfig(seed=seed, steps=KIT_BUDGET, out_dir=str(OUT / f"kit_seed{seed}"), progress=False,
-                       checkpoint_every=KIT_BUDGET)
+    config = reference_config(reference).replace(seed=seed, steps=KIT_BUDGET, out_dir=str(OUT / f"kit_seed{seed}"),
+                                                  progress=False, checkpoint_every=KIT_BUDGET)
     wall, cpu = time.perf_counter(), time.process_time()
-    result = train_dqn(config, reference.get_action, reference.training_step, resume=False)
+    result = train_dqn(config, reference.get_action, reference.training_step,
+                       epsilon_schedule=reference.exploration_schedule, resume=False)
     return {"solved_at": result.solved_at, "steps": result.steps, "seconds": time.perf_counter() - wall,
             "cpu_seconds": time.process_time() - cpu}
 
@@ -149,7 +156,8 @@ def main() -> int:
                      "cpu_cores": os.cpu_count()}
     if kit:
         figures["kit"] = summary(kit, KIT_BUDGET)
-        figures["kit_config"] = {k: v for k, v in DQNConfig().__dict__.items() if k not in ("out_dir", "progress")}
+        figures["kit_config"] = {k: v for k, v in reference_config(reference).__dict__.items()
+                                 if k not in ("out_dir", "progress")}
         k = figures["kit"]
         print(f"kit: solved {k['solved']}/{k['seeds']} within {KIT_BUDGET:,} steps, median {k['median_steps']:,} "
               f"steps, median wall {k['median_seconds']:.1f} s (max {k['max_seconds']:.1f} s), "
