@@ -2,13 +2,13 @@
 
     python bench/student_time.py [--notebooks dcgan dqn ...] [--slice 20]
 
-Executes each source notebook (the reference solutions) top to bottom as a student's Run all would, except that
-every training run stops after a short timed slice (``KIT_TIME_SLICE``: a warm-up step, then ``--slice`` timed
-steps; one epoch for epoch-based runs, see ``helpers.core.run.TimingSlice``). The estimate of a notebook is its
-measured wall time, less the slices, plus each run's steps to do times its measured seconds per step. Periodic
-work inside a run (sample grids, SWD checkpoints, evaluations) is counted only as far as the slice holds some,
-and a DQN run that stops early once solved is counted at its full length: the figures are upper-bound-ish
-estimates for this machine, with torch's threads as set here (``OMP_NUM_THREADS``).
+Executes each source notebook (the reference solutions, hidden tests left out) top to bottom as a student's Run all
+would, except that every training run stops after a short timed slice (``KIT_TIME_SLICE``: a warm-up step, then
+``--slice`` timed steps; one epoch for epoch-based runs, see ``helpers.core.run.TimingSlice``). The estimate of a
+notebook is its measured wall time, less the slices, plus each run's steps to do times its measured seconds per
+step. Periodic work inside a run (sample grids, SWD checkpoints, evaluations) is counted only as far as the slice
+holds some, and a DQN run that stops early once solved is counted at its full length: the figures are upper-bound-
+ish estimates for this machine, with torch's threads as set here (``OMP_NUM_THREADS``).
 
 Prints a table and, as the last line, one JSON object ``{"cpu_minutes": {notebook: minutes}, ...}`` (``gpu_minutes``
 where CUDA is available); saved in bench/results/student_time.json. Goal: every notebook <= 60 minutes on a
@@ -36,8 +36,27 @@ from autograder.execute import execute_notebook  # noqa: E402
 GOAL_CPU_MINUTES, GOAL_GPU_MINUTES = 60.0, 20.0
 
 
-def estimate(notebook: Path, slice_steps: int, scratch: Path) -> dict:
-    """Run ``notebook`` with sliced training runs; returns its measured and estimated times."""
+def as_students_run_it(source: Path, target: Path) -> Path:
+    """The source notebook with the reference answers but no hidden tests: what a student's Run all executes
+    (the hidden tests, e.g. DQN's learning check, run only when grading)."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(source, 4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = re.sub(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", "", cell.source,
+                                 flags=re.S)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def estimate(source: Path, slice_steps: int, scratch: Path) -> dict:
+    """Run the notebook (reference answers, visible tests) with sliced training runs; its measured and estimated
+    times."""
+    notebook = as_students_run_it(source, scratch / "notebooks" / source.name)
     log = scratch / f"{notebook.stem}-timing.jsonl"
     env = {"KIT_FAST": "0", "KIT_TIME_SLICE": str(slice_steps), "KIT_TIME_LOG": str(log),
            "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
