@@ -28,13 +28,16 @@ def _flat(images: torch.Tensor, size: int | None) -> torch.Tensor:
 @torch.no_grad()
 def nearest_training_images(
     generated: torch.Tensor, training: torch.Tensor, size: int | None = 32, chunk: int = 4096,
+    exclude: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For each generated image, the index of the closest training image and the L2 distance to it.
 
     ``generated`` (N x C x H x W) and ``training`` (M x C x H x W) share their shape; with ``size`` both are
     downscaled to ``size`` x ``size`` first (None: full resolution). Returns ``(indices, distances)``, two
     tensors of length N on the CPU (``indices`` int64, ``distances`` float32). ``chunk`` training images are
-    compared at a time, so the memory stays bounded on large sets.
+    compared at a time, so the memory stays bounded on large sets. ``exclude`` (N or N x K training indices)
+    leaves out, for each image, those training images: with training images as the queries, their own index
+    (and their mirror image's), to measure how far a training image is from its nearest *other* one.
     """
     if generated.dim() != 4 or training.dim() != 4 or generated.shape[1:] != training.shape[1:]:
         raise ValueError(f"generated and training images must be batches of one shape (N, C, H, W), got "
@@ -42,11 +45,18 @@ def nearest_training_images(
     if len(training) == 0 or len(generated) == 0:
         raise ValueError("nearest_training_images needs at least one generated and one training image")
     queries = _flat(generated, size)
+    if exclude is not None:
+        exclude = torch.as_tensor(exclude, dtype=torch.int64).reshape(len(queries), -1).cpu()
     best = torch.full((len(queries),), float("inf"))
     index = torch.zeros(len(queries), dtype=torch.int64)
     for start in range(0, len(training), chunk):
         block = _flat(training[start:start + chunk], size)
         distances = torch.cdist(queries, block)
+        if exclude is not None:
+            local = exclude - start
+            inside = (local >= 0) & (local < len(block))
+            rows = torch.arange(len(queries)).unsqueeze(1).expand_as(local)
+            distances[rows[inside], local[inside]] = float("inf")
         value, where = distances.min(dim=1)
         better = value < best
         best[better], index[better] = value[better], where[better] + start

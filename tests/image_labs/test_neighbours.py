@@ -35,6 +35,20 @@ def test_it_agrees_with_brute_force_in_chunks_and_on_downscaled_copies():
     assert torch.equal(index, brute.argmin(1)) and torch.allclose(distance, brute.min(1).values, atol=1e-4)
 
 
+def test_excluded_indices_are_skipped_in_every_chunk():
+    training = _training()
+    mirrored = torch.cat([training, training.flip(-1)])
+    queries = torch.tensor([4, 30])
+    index, distance = nearest_training_images(mirrored[queries], mirrored, size=None, chunk=9,
+                                              exclude=torch.stack([queries, queries + 50], 1))
+    brute = torch.cdist(training[queries].flatten(1), mirrored.flatten(1))
+    brute[[0, 0, 1, 1], [4, 54, 30, 80]] = float("inf")
+    assert torch.equal(index, brute.argmin(1)) and torch.allclose(distance, brute.min(1).values, atol=1e-4)
+    assert distance.min() > 1.0 and not set(index.tolist()) & {4, 54, 30, 80}
+    index, _ = nearest_training_images(training[[7]], training, size=None, exclude=torch.tensor([7]))
+    assert index.item() != 7
+
+
 def test_shapes_must_match():
     with pytest.raises(ValueError, match="one shape"):
         nearest_training_images(torch.zeros(2, 3, 16, 16), torch.zeros(5, 1, 16, 16))
