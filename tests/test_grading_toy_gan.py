@@ -43,7 +43,8 @@ def test_the_release_holds_no_solution(course):
     for name, text in {"release": release, **texts}.items():
         leaked = [s for s in snippets if s in text]
         assert not leaked, f"{name} contains solution code: {leaked[:3]}"
-    assert release.count("raise NotImplementedError()") == 2, "two answer regions"
+    # mixture_4 and its variances, HalfCircles' three methods, the two training steps, the training iteration
+    assert release.count("raise NotImplementedError()") == 8, "eight answer regions"
     assert "helpers/toy_gan/training.py" in texts
 
 

@@ -356,3 +356,18 @@ def notebook_steps(steps: int) -> int:
     """``steps``, or in fast mode (graded, smoke-tested) the few dozen of the fast-mode policy (which
     :func:`train_toy_gan` applies anyway: this only lets a cell show the length it will run)."""
     return min(steps, ToyGANConfig.FAST_LIMITS["steps"]) if fast_mode() else steps
+
+
+def summary_table(runs: dict[str, ToyGANResult]) -> str:
+    """One line per named run: final losses, mean D(x) and D(G(z)), and the mode numbers (Gaussian mixtures) or
+    the generated mean and std (1-D data)."""
+    lines = [f"{'run':>22} {'L_D':>6} {'L_G':>6} {'D(x)':>5} {'D(G(z))':>7} {'modes':>6} {'fair':>5} {'HQ %':>6}"
+             f" {'mean':>7} {'std':>6}"]
+    for name, run in runs.items():
+        h, m = run.history, run.metrics
+        modes = (f"{m['modes']:>3}/{m['num_modes']:<2} {m['modes_fair']:>5} {100 * m['hq_share']:6.1f}"
+                 if "modes" in m else f"{'-':>6} {'-':>5} {'-':>6}")
+        moments = f"{m['mean']:7.3f} {m['std']:6.3f}" if "mean" in m else f"{'-':>7} {'-':>6}"
+        lines.append(f"{name:>22} {h['D_loss'][-1][1]:6.3f} {h['G_loss'][-1][1]:6.3f} {h['D_real'][-1][1]:5.2f} "
+                     f"{h['D_fake'][-1][1]:7.2f} {modes} {moments}")
+    return "\n".join(lines)

@@ -65,3 +65,21 @@ def test_bad_arguments():
         train_gan(0.0, 0.0)
     with pytest.raises(ValueError, match="at least 1"):
         train_gan(0.0, 1.0, epochs=0)
+
+
+def test_the_notebooks_optional_check_passes_the_reference_and_skips_the_stub(capsys):
+    """The notebook's (ungraded) check cell of the optional exercise, run on the kit's reference and on the stub."""
+    import nbformat
+
+    from autograder.config import load_config
+
+    nb = nbformat.read(load_config().source_notebook("toy_gan"), 4)
+    cells = {c.get("id"): c.source for c in nb.cells}
+    check = cells["numpy-gan-check"]
+    exec(check, {"np": np, "train_gan": train_gan})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(": within 0.1 std" in line for line in lines), lines
+    stub: dict = {"np": np}
+    exec(cells["numpy-gan"], stub)
+    exec(check, stub)
+    assert "not done" in capsys.readouterr().out
