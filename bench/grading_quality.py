@@ -32,60 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.config import load_config  # noqa: E402
 from autograder.course import generate_assignments  # noqa: E402
-from tests.corpus.common import check, grade_corpus  # noqa: E402
+from tests.corpus.common import check, grade_corpus, predict_scores  # noqa: E402
 
 NOTEBOOKS = ("dqn", "toy_gan", "stylegan2", "dcgan")  # cheapest to grade first
 TARGET_KILL_RATE = 0.95
-
-
-def in_process_scores(name: str, corpus, config) -> dict[str, dict[str, float]]:
-    """Every case's per-test scores, from running the source notebook's imports, the case's answers and the test
-    cells in a fresh namespace of this process (fast mode on, as when grading)."""
-    import contextlib
-    import io
-    import os
-    import re
-
-    import nbformat
-
-    from autograder.solutions import is_solution_cell
-
-    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
-    source = nbformat.read(config.source_notebook(name), 4)
-    cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in corpus.VARIANTS.items()},
-             **{f"mutant_{k}": m.edits for k, m in corpus.MUTANTS.items()}}
-    scores = {}
-    with tempfile.TemporaryDirectory(prefix="kit-grading-quality-") as workdir:
-        here = os.getcwd()
-        os.chdir(workdir)
-        try:
-            for student, edits in cases.items():
-                namespace, got = {"__name__": "__main__", "display": lambda *a, **k: None}, {}
-                for cell in source.cells:
-                    meta = cell.metadata.get("nbgrader", {})
-                    text = cell.source
-                    if cell.cell_type != "code" or meta.get("grade_id") == "setup":
-                        continue
-                    if is_solution_cell(cell):
-                        text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
-                        for cell_id, old, new in edits:
-                            if cell_id == meta["grade_id"]:
-                                assert old in text, (student, old)
-                                text = text.replace(old, new)
-                    elif not (meta.get("grade") or "imports" in cell.metadata.get("tags", [])):
-                        continue
-                    try:
-                        with contextlib.redirect_stdout(io.StringIO()):
-                            exec(compile(text, meta.get("grade_id", "cell"), "exec"), namespace)
-                        passed = True
-                    except Exception:  # noqa: BLE001 - a failing cell is what is measured
-                        passed = False
-                    if meta.get("grade") and meta.get("grade_id") in corpus.AUTO_TESTS:
-                        got[meta["grade_id"]] = float(corpus.AUTO_TESTS[meta["grade_id"]]) if passed else 0.0
-                scores[student] = got
-        finally:
-            os.chdir(here)
-    return scores
 
 
 def hostile(course: Path, workdir: Path) -> dict | None:
@@ -129,7 +79,7 @@ def main() -> int:
             corpus = importlib.import_module(f"tests.corpus.{name}")
             if args.in_process:
                 started = time.perf_counter()
-                scores = in_process_scores(name, corpus, config)
+                scores = predict_scores(name, corpus, config)
                 graded = {"check": check(scores, corpus.AUTO_TESTS, corpus.MUTANTS, corpus.VARIANTS),
                           "seconds": time.perf_counter() - started, "submissions": len(scores)}
             else:

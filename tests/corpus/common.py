@@ -96,13 +96,97 @@ def check(scores: dict[str, dict[str, float]], auto_tests: dict[str, float], mut
 
 def in_suite(mutants: dict[str, Mutant]) -> dict[str, Mutant]:
     """The mutants ``make test`` grades through the real grader: every one with ``KIT_CORPUS=full`` (and in
-    ``bench/grading_quality.py``), else every third by name, so that the suite stays within CI's time (each
-    graded submission costs nbgrader's run and the verification run). Correct variants are always all graded."""
+    ``bench/grading_quality.py``), else one per test cell that mutants target (the first by name), so that every
+    hidden test's catch is seen through nbgrader and the verification run while the suite stays within CI's time
+    (each graded submission costs nbgrader's run and the verification run). The whole corpus is checked in the
+    suite by the in-process prediction (``predict_scores``). Correct variants are always all graded."""
     import os
 
     if os.environ.get("KIT_CORPUS", "") == "full":
         return mutants
-    return {name: mutants[name] for name in sorted(mutants)[::3]}
+    picked: dict[str, str] = {}
+    for name in sorted(mutants):
+        picked.setdefault(mutants[name].fails, name)
+    return {name: mutants[name] for name in sorted(picked.values())}
+
+
+def predict_scores(name: str, corpus, config, cases: dict[str, tuple[Edit, ...]] | None = None
+                   ) -> dict[str, dict[str, float]]:
+    """Every case's per-test scores, from running the source notebook's imports, the case's answers and the test
+    cells in a fresh namespace of this process (fast mode on, as when grading): the quick prediction of what the
+    real grader gives (no nbgrader, no sandbox; a test cell that raises loses its points). ``cases`` default to the
+    reference, every variant and every mutant (``{student: edits}``)."""
+    import contextlib
+    import io
+    import os
+    import re
+    import tempfile
+
+    from autograder.solutions import is_solution_cell
+
+    grading_before = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    source = nbformat.read(config.source_notebook(name), 4)
+    if cases is None:
+        cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in corpus.VARIANTS.items()},
+                 **{f"mutant_{k}": m.edits for k, m in corpus.MUTANTS.items()}}
+    scores = {}
+    with tempfile.TemporaryDirectory(prefix="kit-grading-quality-") as workdir:
+        here = os.getcwd()
+        os.chdir(workdir)
+        try:
+            for student, edits in cases.items():
+                namespace, got = {"__name__": "__main__", "display": lambda *a, **k: None}, {}
+                for cell in source.cells:
+                    meta = cell.metadata.get("nbgrader", {})
+                    text = cell.source
+                    if cell.cell_type != "code" or meta.get("grade_id") == "setup":
+                        continue
+                    if is_solution_cell(cell):
+                        text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
+                        for cell_id, old, new in edits:
+                            if cell_id == meta["grade_id"]:
+                                assert old in text, (student, old)
+                                text = text.replace(old, new)
+                    elif not (meta.get("grade") or "imports" in cell.metadata.get("tags", [])):
+                        continue
+                    try:
+                        with contextlib.redirect_stdout(io.StringIO()):
+                            exec(compile(text, meta.get("grade_id", "cell"), "exec"), namespace)
+                        passed = True
+                    except Exception:  # noqa: BLE001 - a failing cell is what is measured
+                        passed = False
+                    if meta.get("grade") and meta.get("grade_id") in corpus.AUTO_TESTS:
+                        got[meta["grade_id"]] = float(corpus.AUTO_TESTS[meta["grade_id"]]) if passed else 0.0
+                scores[student] = got
+        finally:
+            os.chdir(here)
+            if grading_before is None:
+                os.environ.pop("NBGRADER_EXECUTION", None)
+            else:
+                os.environ["NBGRADER_EXECUTION"] = grading_before
+    return scores
+
+
+def predict_in_subprocess(name: str, timeout: float = 1800) -> dict[str, dict[str, float]]:
+    """:func:`predict_scores` of ``tests/corpus/<name>.py`` in a fresh Python process (the answers' code never runs
+    in the caller's)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import importlib, json, sys\n"
+            "from autograder.config import load_config\n"
+            "from tests.corpus.common import predict_scores\n"
+            f"corpus = importlib.import_module('tests.corpus.{name}')\n"
+            f"print('SCORES ' + json.dumps(predict_scores({name!r}, corpus, load_config())))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=timeout,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("SCORES ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"prediction of {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1][len("SCORES "):])
 
 
 def grade_corpus(assignment: str, config, course_root: Path, folder: Path, corpus, log=None,
