@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.corpus.common import mutant, variant
 
 AUTO_TESTS = {"test_get_action": 2, "test_td_loss": 3, "test_optimizer_step": 2, "test_exploration": 1}
-MANUAL_POINTS = 3
+MANUAL_POINTS = 4  # answer_two_networks 1, answer_exploration 3
 ACT, STEP, EXPL = "get_action", "training_step", "exploration"
 T_ACT, T_TD, T_OPT, T_EXPL = AUTO_TESTS
 UPDATE = {T_TD, T_OPT}  # both test training_step: its update may cost either
@@ -79,6 +79,8 @@ MUTANTS = {
     "adam_lr_like_sgd": mutant(EXPL, "lr=1e-3", "lr=0.1", T_EXPL, kind="hyperparameters that cannot learn"),
     "too_few_steps": mutant(EXPL, "total_steps=30_000", "total_steps=3_000", T_EXPL,
                             kind="hyperparameters that cannot learn"),
+    "starting_values_kept": mutant(EXPL, HYPER, "hyperparameters = dict(STARTING_VALUES)", T_EXPL,
+                                   kind="the untuned starting values handed in"),
 }
 
 VARIANTS = {
@@ -108,4 +110,8 @@ VARIANTS = {
         "return max(0.1, 1.0 - 0.9 * step / 5_000)",
         more=[(EXPL, HYPER, "hyperparameters = {}  # DQNConfig's defaults")],
         kind="DQNConfig's defaults, a schedule written by hand"),
+    "starting_values_updated": variant(
+        EXPL, HYPER, "hyperparameters = dict(STARTING_VALUES, hidden_sizes=(64, 64), lr=1e-3, batch_size=64,\n"
+        "                       gamma=0.99, learning_starts=1_000, target_update_every=500)",
+        kind="the starting values, some of them changed"),
 }

@@ -66,3 +66,12 @@ def test_compare_runs_refuses_names_that_share_a_folder(tmp_path, reference):
         compare_runs({"a b": {}, "a_b": {}}, reference.get_action, reference.training_step, out_dir=tmp_path)
     with pytest.raises(ValueError, match="at least one"):
         compare_runs({}, reference.get_action, reference.training_step, out_dir=tmp_path)
+
+
+def test_compare_runs_trains_nothing_while_graded(tmp_path, reference, monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    table = compare_runs({"a": {"lr": 1e-4}, "b": {}}, reference.get_action, reference.training_step,
+                         out_dir=tmp_path, **TINY)
+    assert [(row.name, row.steps, row.solved_at) for row in table.rows] == [("a", 0, None), ("b", 0, None)]
+    assert not list(tmp_path.iterdir())
+    assert table.plot(tmp_path / "c.png").is_file() and "not in 0" in table.text()
