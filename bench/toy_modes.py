@@ -66,7 +66,7 @@ def run_one(name: str, dataset: str, seed: int, steps: int | None) -> dict:
     torch.set_num_threads(1)
     ref = load_reference("toy_gan")
     cpu, wall = time.process_time(), time.perf_counter()
-    result = train_toy_gan(config, ref.train_discriminator, ref.train_generator, resume=False)
+    result = train_toy_gan(config, iteration=ref.training_iteration, resume=False)
     figures = {"dataset": dataset, "recipe": name, "seed": seed, **result.metrics,
                "cpu_seconds": time.process_time() - cpu, "wall_seconds": time.perf_counter() - wall,
                "config": settings}

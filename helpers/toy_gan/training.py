@@ -1,11 +1,12 @@
 """The training loop of the toy GAN lab (GANs on 1-D and 2-D data): configuration, loop, result.
 
 The students' work is passed in: their training iteration (``d_steps`` discriminator updates, then one generator
-update, calling their two training steps), or the two steps alone (the kit's benchmarks and tests, which then use
-:func:`iteration_of`), and their samplers (``samplers``, see :func:`~helpers.toy_gan.data.make_distribution`). The
-data, networks, metrics and pictures live beside this module in :mod:`helpers.toy_gan`. The extra
-techniques of the kit's best recipe (packing, the R1 gradient penalty, spectral normalisation, a generator moving
-average, learning-rate decay) are options of :class:`ToyGANConfig`.
+update, calling their two training steps), or the two steps alone for runs with one D update per G update
+(:func:`one_step_each`; the iteration is a TODO of the lab, so the kit holds no loop over ``d_steps``: its
+benchmarks and tests take the notebook's reference iteration), and their samplers (``samplers``, see
+:func:`~helpers.toy_gan.data.make_distribution`). The data, networks, metrics and pictures live beside this module
+in :mod:`helpers.toy_gan`. The extra techniques of the kit's best recipe (packing, the R1 gradient penalty,
+spectral normalisation, a generator moving average, learning-rate decay) are options of :class:`ToyGANConfig`.
 """
 
 from __future__ import annotations
@@ -161,16 +162,18 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-def iteration_of(train_discriminator: StepFunction, train_generator: StepFunction) -> IterationFunction:
-    """The training iteration the kit uses when it is given only the two training steps: ``d_steps``
-    discriminator updates, each on a fresh real batch and fresh noise, then one generator update on fresh noise;
-    returns the last D loss and the G loss."""
+def one_step_each(train_discriminator: StepFunction, train_generator: StepFunction) -> IterationFunction:
+    """The iteration of a run given only the two training steps: one discriminator update (a real batch, then
+    noise), then one generator update (fresh noise); returns both losses. Runs with ``d_steps > 1`` need the
+    students' iteration (``iteration=``)."""
 
     def iteration(D: nn.Module, G: nn.Module, d_optimizer: Any, g_optimizer: Any,
                   sample_real: Callable[[], torch.Tensor], sample_noise: Callable[[], torch.Tensor],
                   d_steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        for _ in range(d_steps):
-            d_loss = train_discriminator(D, G, d_optimizer, sample_real(), sample_noise())
+        if d_steps != 1:
+            raise ValueError(f"d_steps={d_steps}: pass the training iteration (iteration=...) for more than one "
+                             "discriminator update per generator update")
+        d_loss = train_discriminator(D, G, d_optimizer, sample_real(), sample_noise())
         return d_loss, train_generator(D, G, g_optimizer, sample_noise())
 
     return iteration
@@ -179,7 +182,8 @@ def iteration_of(train_discriminator: StepFunction, train_generator: StepFunctio
 class _ThenR1:
     """The discriminator's optimizer as a training iteration sees it when ``r1_gamma > 0``: every ``step()`` is
     followed by an R1 penalty step (:func:`r1_penalty_step`) on the real batch drawn last, i.e. the one that D step
-    used. So the students' iteration and steps stay the plain GAN's, and the penalty follows each D update."""
+    used. So the students' iteration and steps stay the plain GAN's, and the penalty follows each D update (as
+    before the iteration was the students': the same runs, step for step)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, D: nn.Module, gamma: float,
                  last_real: Callable[[], torch.Tensor]) -> None:
@@ -203,14 +207,14 @@ def train_toy_gan(config: ToyGANConfig, train_discriminator: StepFunction | None
                   samplers: dict[str, Callable[..., Any]] | None = None) -> ToyGANResult:
     """Train a GAN on ``config.mode``'s data (see :func:`_train`); torch uses one CPU thread meanwhile.
 
-    Give either ``iteration`` (the students' training iteration, which calls their steps) or the two training
-    steps (the kit's iteration :func:`iteration_of` then runs them). ``samplers``: the students' ``mixture_4``
+    Give either ``iteration`` (the students' training iteration, which calls their steps) or, for
+    ``d_steps=1``, the two training steps (:func:`one_step_each`). ``samplers``: the students' ``mixture_4``
     and ``HalfCircles``, used for those modes (see :func:`~helpers.toy_gan.data.make_distribution`).
     """
     if iteration is None:
         if train_discriminator is None or train_generator is None:
             raise TypeError("train_toy_gan needs iteration=..., or train_discriminator and train_generator")
-        iteration = iteration_of(train_discriminator, train_generator)
+        iteration = one_step_each(train_discriminator, train_generator)
     with one_thread():
         return _train(config, iteration, resume, samplers)
 

@@ -51,7 +51,7 @@ MUTANTS = {
     "left_half_down": mutant(CIRCLES, "10.0, -10.0)", "-10.0, 10.0)", T_CIRCLES, kind="shift of the wrong sign"),
     "theta_over_half_a_turn": mutant(CIRCLES, "theta = 2 * math.pi * torch.rand(", "theta = math.pi * torch.rand(",
                                      T_CIRCLES, kind="theta ~ U(0, pi)"),
-    "no_radial_noise": mutant(CIRCLES, "radius = 10 + torch.randn(num_samples, generator=generator)",
+    "no_radial_noise": mutant(CIRCLES, "radius = 10 + torch.randn(num_samples, generator=seeded)",
                               "radius = torch.full((num_samples,), 10.0)", T_CIRCLES, kind="r missing"),
     "new_point_every_item": mutant(
         CIRCLES, "return self.data[index]",
@@ -60,7 +60,7 @@ MUTANTS = {
         "        shift = 10.0 if math.pi / 2 <= theta <= 3 * math.pi / 2 else -10.0\n"
         "        return torch.tensor([radius * math.cos(theta), radius * math.sin(theta) + shift])",
         T_CIRCLES, kind="__getitem__ draws a new random point (index ignored)"),
-    "seed_ignored": mutant(CIRCLES, "generator = torch.Generator().manual_seed(seed)", "generator = torch.Generator()",
+    "seed_ignored": mutant(CIRCLES, "seeded = torch.Generator().manual_seed(seed)", "seeded = torch.Generator()",
                            T_CIRCLES, kind="seed ignored"),
     "point_and_label": mutant(CIRCLES, "return self.data[index]", "return self.data[index], 0", T_CIRCLES,
                               kind="returns (point, label)"),
@@ -158,9 +158,9 @@ MIX_MULTINOMIAL = [(MIX, CENTRES + "\n    which = torch.randint(0, 4, (n,), gene
                    (MIX, "MIXTURE_4_WIDE = 2.0", "MIXTURE_4_WIDE = 1")]
 CIRCLES_NUMPY_LAZY = [
     (CIRCLES,
-     "generator = torch.Generator().manual_seed(seed)\n"
-     "        theta = 2 * math.pi * torch.rand(num_samples, generator=generator)\n"
-     "        radius = 10 + torch.randn(num_samples, generator=generator)\n"
+     "seeded = torch.Generator().manual_seed(seed)\n"
+     "        theta = 2 * math.pi * torch.rand(num_samples, generator=seeded)\n"
+     "        radius = 10 + torch.randn(num_samples, generator=seeded)\n"
      "        shift = torch.where((theta >= math.pi / 2) & (theta <= 3 * math.pi / 2), 10.0, -10.0)\n"
      "        self.data = torch.stack([radius * torch.cos(theta), radius * torch.sin(theta) + shift], dim=1)",
      "rng = np.random.default_rng(seed)\n"

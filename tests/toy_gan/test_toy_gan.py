@@ -23,7 +23,7 @@ from helpers.toy_gan.data import (
 from helpers.toy_gan.losses import r1_penalty_step
 from helpers.toy_gan.metrics import generate, mode_metrics, sample_moments
 from helpers.toy_gan.models import MLPDiscriminator, MLPGenerator
-from helpers.toy_gan.training import ToyGANConfig, iteration_of, train_gan, train_toy_gan
+from helpers.toy_gan.training import ToyGANConfig, train_gan, train_toy_gan
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def _small(tmp_path, name: str, **changes) -> ToyGANConfig:
 
 def test_a_run_saves_frames_curves_checkpoint_and_metrics(tmp_path, toy_reference):
     ref = toy_reference
-    result = train_gan("ring", 2, 12, 16, ref.train_discriminator, ref.train_generator, g_hidden=16, d_hidden=16,
+    result = train_gan("ring", 2, 12, 16, iteration=ref.training_iteration, g_hidden=16, d_hidden=16,
                        log_every=3, num_frames=2, checkpoint_every=6, eval_samples=200, gif=True,
                        out_dir=str(tmp_path / "ring"), progress=False)
     out = result.out_dir
@@ -179,18 +179,18 @@ def test_a_run_saves_frames_curves_checkpoint_and_metrics(tmp_path, toy_referenc
 def test_an_interrupted_run_resumes_exactly(tmp_path, toy_reference):
     ref = toy_reference
     extras = {"pack": 2, "r1_gamma": 0.5, "ema": 0.9, "final_lr_fraction": 0.1, "d_steps": 2}
-    straight = train_toy_gan(_small(tmp_path, "a", **extras), ref.train_discriminator, ref.train_generator)
+    straight = train_toy_gan(_small(tmp_path, "a", **extras), iteration=ref.training_iteration)
     calls = {"n": 0}
 
-    def interrupted_after_8_steps(*args):
+    def interrupted_after_8_steps(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] > 8:
             raise KeyboardInterrupt  # like a Colab disconnect: the last checkpoint is at step 6
-        return ref.train_generator(*args)
+        return ref.training_iteration(*args, **kwargs)
 
     with pytest.raises(KeyboardInterrupt):
-        train_toy_gan(_small(tmp_path, "b", **extras), ref.train_discriminator, interrupted_after_8_steps)
-    resumed = train_toy_gan(_small(tmp_path, "b", **extras), ref.train_discriminator, ref.train_generator)
+        train_toy_gan(_small(tmp_path, "b", **extras), iteration=interrupted_after_8_steps)
+    resumed = train_toy_gan(_small(tmp_path, "b", **extras), iteration=ref.training_iteration)
     for (name, a), (_, b) in zip(straight.generator.state_dict().items(), resumed.generator.state_dict().items()):
         assert torch.equal(a, b), f"generator weight {name} differs after resuming"
     for (name, a), (_, b) in zip(straight.discriminator.state_dict().items(),
@@ -281,20 +281,24 @@ def test_a_students_samplers_feed_the_run(tmp_path, toy_reference):
 
 def test_a_students_iteration_is_what_runs(tmp_path, toy_reference):
     """``iteration``: called once per generator step with both optimizers, the batch samplers and d_steps; with R1
-    every D optimizer step is followed by the penalty step, as the kit's own iteration does."""
+    every D optimizer step is followed by the penalty step. Given only the two steps, a run does one D update per
+    G update, the same run as the reference iteration's, and refuses more."""
     ref = toy_reference
     seen = []
 
     def iteration(D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps=1):
         seen.append(d_steps)
-        return iteration_of(ref.train_discriminator, ref.train_generator)(
-            D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps)
+        return ref.training_iteration(D, G, d_optimizer, g_optimizer, sample_real, sample_noise, d_steps)
 
     extras = {"d_steps": 2, "r1_gamma": 0.5, "pack": 2}
-    mine = train_toy_gan(_small(tmp_path, "mine", **extras), iteration=iteration)
-    kit = train_toy_gan(_small(tmp_path, "kit", **extras), ref.train_discriminator, ref.train_generator)
+    train_toy_gan(_small(tmp_path, "mine", **extras), iteration=iteration)
     assert seen == [2] * 12
+    one = {"r1_gamma": 0.5, "pack": 2}
+    mine = train_toy_gan(_small(tmp_path, "one_mine", **one), iteration=ref.training_iteration)
+    kit = train_toy_gan(_small(tmp_path, "one_kit", **one), ref.train_discriminator, ref.train_generator)
     assert mine.history == kit.history
+    with pytest.raises(ValueError, match="d_steps=2: pass the training iteration"):
+        train_toy_gan(_small(tmp_path, "two_steps", d_steps=2), ref.train_discriminator, ref.train_generator)
     with pytest.raises(TypeError, match="return \\(d_loss, g_loss\\)"):
         train_toy_gan(_small(tmp_path, "bad"), iteration=lambda *args: None)
     with pytest.raises(TypeError, match="needs iteration"):
