@@ -1,4 +1,7 @@
-"""Grading the optional image-GAN labs with the real nbgrader: reference, untouched release and two bugs per lab.
+"""Grading the optional image-GAN labs with the real nbgrader, in one batch: each lab's reference and untouched
+release; for the digit lab its corpus (tests/corpus/lab_mnist_digit.py: every correct variant, other MLP designs
+and loops, and the suite's share of its mutants, one per targeted test; tests/test_corpus.py predicts all of it in
+process); two bugs each and one correct variant for the other labs.
 
 Source notebooks -> release -> submissions -> autograde (fast mode, offline data) -> per-cell scores.
 """
@@ -15,25 +18,23 @@ import pytest
 from autograder.config import load_config
 from autograder.grade import grade_folder
 from autograder.setup_cell import SETUP_CELL
+from tests.corpus import lab_mnist_digit as digit_corpus
+from tests.corpus.common import check, in_suite, write_cases
 from tests.submissions import build_course, cell_scores, filled_release
 
 pytestmark = pytest.mark.slow
 LABS = ("lab_mnist_digit", "lab_gan_mnist_cifar", "lab_face_gan")
 CONFIG = dataclasses.replace(load_config(), assignments=LABS)
 AUTO_TESTS = {
-    "lab_mnist_digit": {"test_digit": 1, "test_models": 2, "test_bce_step": 3},
+    "lab_mnist_digit": digit_corpus.AUTO_TESTS,
     "lab_gan_mnist_cifar": {"test_vanilla": 2, "test_dc_generator": 2, "test_gan_step": 3},
     "lab_face_gan": {"test_face_models": 3, "test_train_step": 2, "test_interpolation": 2},
 }
-MANUAL_POINTS = 2  # one written answer per lab
+MANUAL_POINTS = {"lab_mnist_digit": digit_corpus.MANUAL_POINTS, "lab_gan_mnist_cifar": 2, "lab_face_gan": 3}
+DIGIT_MUTANTS = in_suite(digit_corpus.MUTANTS)
 
-# One realistic bug each: (lab, answer cell, old, new, the test cell that must catch it).
+# The other labs: one realistic bug each: (lab, answer cell, old, new, the test cell that must catch it).
 MUTANTS = {
-    "no_tanh": ("lab_mnist_digit", "models", "nn.Linear(1024, 28 * 28), nn.Tanh(),", "nn.Linear(1024, 28 * 28),",
-                "test_models"),
-    "fake_label_one": ("lab_mnist_digit", "bce_step",
-                       "binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))",
-                       "binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))", "test_bce_step"),
     "smoothed_g_target": ("lab_gan_mnist_cifar", "gan_step",
                           "g_loss = F.binary_cross_entropy_with_logits(scores, torch.ones_like(scores))",
                           "g_loss = F.binary_cross_entropy_with_logits(scores, torch.full_like(scores, real_label))",
@@ -46,6 +47,17 @@ MUTANTS = {
                             "torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device)",
                             "torch.arange(steps, dtype=z0.dtype, device=z0.device) / steps", "test_interpolation"),
 }
+# A correct vanilla GAN of another design: (lab, answer cell, [(old, new), ...]); it keeps full marks.
+VARIANTS = {
+    "vanilla_batchnorm_column_scores": ("lab_gan_mnist_cifar", "vanilla", [
+        ("            nn.Linear(z_dim, hidden), nn.LeakyReLU(0.2),\n"
+         "            nn.Linear(hidden, 2 * hidden), nn.LeakyReLU(0.2),\n"
+         "            nn.Linear(2 * hidden, channels * height * width), nn.Tanh(),",
+         "            nn.Linear(z_dim, 4 * hidden), nn.BatchNorm1d(4 * hidden), nn.ReLU(),\n"
+         "            nn.Linear(4 * hidden, channels * height * width), nn.Tanh(),"),
+        ("return self.net(images).reshape(images.shape[0])", "return self.net(images)"),
+    ]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +68,17 @@ def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     for lab in LABS:
         release, source = course / "release" / lab / f"{lab}.ipynb", CONFIG.source_notebook(lab)
-        nbformat.write(filled_release(release, source), folder / f"reference_{lab}.ipynb")
         (folder / f"untouched_{lab}.ipynb").write_text(release.read_text())
+        if lab == "lab_mnist_digit":
+            write_cases(folder, lab, release, source, DIGIT_MUTANTS, digit_corpus.VARIANTS)
+        else:
+            nbformat.write(filled_release(release, source), folder / f"reference_{lab}.ipynb")
     for name, (lab, cell, old, new, _) in MUTANTS.items():
         release, source = course / "release" / lab / f"{lab}.ipynb", CONFIG.source_notebook(lab)
         nbformat.write(filled_release(release, source, {cell: (old, new)}), folder / f"mutant_{name}_{lab}.ipynb")
+    for name, (lab, cell, edits) in VARIANTS.items():
+        release, source = course / "release" / lab / f"{lab}.ipynb", CONFIG.source_notebook(lab)
+        nbformat.write(filled_release(release, source, {cell: edits}), folder / f"variant_{name}_{lab}.ipynb")
     log: list[str] = []
     result = grade_folder(folder, CONFIG, course, log=log.append)
     return {"result": result, "root": course, "made": made, "log": log}
@@ -88,6 +106,7 @@ def test_releases_hide_the_solutions(graded):
         names = bundle.namelist()
     assert "data/digit_classifier.pt" in names and "helpers/image_labs/data.py" in names
     for lab, needle in (("lab_mnist_digit", "nn.Linear(1024, 28 * 28), nn.Tanh()"),
+                        ("lab_mnist_digit", "fixed_noise = torch.randn(64, config.z_dim, generator=rng)"),
                         ("lab_gan_mnist_cifar", "torch.full_like(real_scores, real_label)"),
                         ("lab_face_gan", "torch.linspace(0, 1, steps")):
         assert "YOUR CODE HERE" in texts[f"{lab}.ipynb"] and needle not in texts[f"{lab}.ipynb"]
@@ -100,7 +119,19 @@ def test_references_get_full_marks_and_untouched_releases_none(graded):
         assert _cell_scores(root, lab, "reference") == tests, "\n".join(graded["log"])
         assert scores["reference"][lab] == sum(tests.values())
         assert scores["untouched"][lab] == 0
-        assert graded["result"]["max_scores"][lab] == sum(tests.values()) + MANUAL_POINTS
+        assert graded["result"]["max_scores"][lab] == sum(tests.values()) + MANUAL_POINTS[lab]
+    for name, (lab, _, _) in VARIANTS.items():
+        assert _cell_scores(root, lab, f"variant_{name}") == AUTO_TESTS[lab], name
+
+
+def test_digit_lab_correct_variants_keep_full_marks_and_its_bugs_lose_their_test_s_points(graded):
+    lab = "lab_mnist_digit"
+    students = ["reference", *(f"variant_{k}" for k in digit_corpus.VARIANTS), *(f"mutant_{k}" for k in DIGIT_MUTANTS)]
+    scores = {s: _cell_scores(graded["root"], lab, s) for s in students}
+    result = check(scores, AUTO_TESTS[lab], DIGIT_MUTANTS, digit_corpus.VARIANTS)
+    assert not result["false_failures"], result["false_failures"]
+    assert not result["wrong"], result["wrong"]
+    assert len(result["killed"]) == len(DIGIT_MUTANTS)
 
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
@@ -110,3 +141,4 @@ def test_each_bug_loses_the_points_of_its_test(graded, mutant):
     assert got[target] == 0, f"{mutant} should lose {target}: {got}"
     lost_elsewhere = {g for g, s in got.items() if g != target and s != AUTO_TESTS[lab][g]}
     assert not lost_elsewhere, f"{mutant} lost unrelated points: {got}"
+

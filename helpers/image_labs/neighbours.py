@@ -27,7 +27,7 @@ def _flat(images: torch.Tensor, size: int | None) -> torch.Tensor:
 
 @torch.no_grad()
 def nearest_training_images(
-    generated: torch.Tensor, training: torch.Tensor, size: int | None = 32, chunk: int = 4096,
+    generated: torch.Tensor, training: torch.Tensor, size: int | None = 32, chunk: int = 1024,
     exclude: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For each generated image, the index of the closest training image and the L2 distance to it.
