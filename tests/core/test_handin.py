@@ -105,3 +105,18 @@ def test_every_notebook_ends_with_the_check(name):
     nb = nbformat.read(KIT_ROOT / "notebooks" / f"{name}.ipynb", 4)
     last = [c for c in nb.cells if c.cell_type == "code"][-1]
     assert f'check_before_handing_in("{name}")' in last.source
+
+
+def test_the_digit_lab_s_figures_are_found_in_the_student_s_digit_folder(tmp_path):
+    needed = handin.figures_needed("lab_mnist_digit")
+    assert any("\\labdigit" in f for f in needed)
+    for figure in needed:
+        path = tmp_path / figure.replace("\\labdigit", "3")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"png")
+    nb = json.loads(nbformat.writes(nbformat.read(KIT_ROOT / "notebooks" / "lab_mnist_digit.ipynb", 4)))
+    figures = next(i for i in handin.check_notebook(nb, "lab_mnist_digit", tmp_path) if "figures" in i.what)
+    assert figures.ok, str(figures)
+    (tmp_path / "outputs" / "lab_mnist_digit" / "digit_3" / "losses.png").unlink()
+    figures = next(i for i in handin.check_notebook(nb, "lab_mnist_digit", tmp_path) if "figures" in i.what)
+    assert not figures.ok and "losses.png" in str(figures)
