@@ -150,7 +150,9 @@ def test_overleaf_zip_holds_the_writeup_figures_and_code_but_not_every_frame(tmp
     names = set(zipfile.ZipFile(writeup.overleaf_zip(run)).namelist())
     assert names == {"writeup.tex", "outputs/dcgan/vanilla/samples_over_training.png",
                      "outputs/dcgan/vanilla/samples/sample-000006.png", "outputs/dcgan/code/listings.tex",
-                     "outputs/dcgan/code/generator.py", "outputs/dcgan/code/training_step.py"}
+                     "outputs/dcgan/code/generator.py", "outputs/dcgan/code/training_step.py",
+                     *(f"outputs/dcgan/code/question-{a}.tex" for a in ("answer_vanilla", "answer_gp",
+                                                                        "answer_experiments"))}
 
 
 def test_prepare_keeps_the_students_writeup(tmp_path):
@@ -181,7 +183,8 @@ def test_builds_with_no_figures_and_no_code(tmp_path):
     text = pdf_text(pdf)
     for section in ["DCGAN on emojis", "StyleGAN2", "Deep Q-learning on CartPole", "Lab: GAN training dynamics",
                     "Lab: a GAN for one digit", "Lab: vanilla GAN and DCGAN", "Lab: a face GAN",
-                    "Question 1: the vanilla DCGAN", "Question 3: style mixing", "Question 2: training and evaluation"]:
+                    "Question 1: the vanilla DCGAN", "Question 3: style mixing",
+                    "Question 2: exploration, hyperparameters"]:
         assert section in text, f"section {section!r} missing"
     assert text.count("Missing figure") == FIGURE_SLOTS > 30
     assert text.count("Missing code") == 7, "one box per notebook without code"
