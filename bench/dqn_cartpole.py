@@ -6,9 +6,9 @@
 One protocol for both agents (helpers.dqn.evaluation.protocol_check): every 2,500 training steps, 20 greedy episodes;
 when their mean return reaches 475, 100 more; "solved" at the first checkpoint whose 100-episode mean
 reaches 475. Evaluation steps are not training steps, but their time is in the wall time. The kit runs the
-notebook's reference solution (its get_action, training_step, exploration_schedule and hyperparameters, which are
-also DQNConfig's defaults; not the students' starting values), for at most 30,000 steps; SB3 with the rl-baselines3-zoo
-hyperparameters for CartPole-v1 and its budget of 50,000 steps. Both on the CPU with one torch thread.
+notebook's reference solution (its get_action, training_step, exploration_schedule and hyperparameters; not
+DQNConfig's defaults, which are the students' untuned starting values), for at most 30,000 steps; SB3 with the
+rl-baselines3-zoo hyperparameters for CartPole-v1 and its budget of 50,000 steps. Both on the CPU with one torch thread.
 Stable-Baselines3 is a benchmark-only extra (pip install stable-baselines3), not a requirement of the kit.
 Prints a table, and as the last line one JSON object with the figures.
 """

@@ -34,22 +34,27 @@ RESUMABLE_FIELDS = ("steps", "checkpoint_every", "out_dir", "device", "progress"
 @renamed_fields(total_steps="steps")
 @dataclass
 class DQNConfig:
-    """Every hyperparameter of a DQN run on CartPole-v1 (defaults tuned with ``bench/dqn_cartpole.py``)."""
+    """Every hyperparameter of a DQN run on CartPole-v1.
+
+    The learning defaults are a plausible first guess that does *not* solve CartPole within its 30,000 steps (the
+    notebook's ``STARTING_VALUES``): choosing settings that learn is the student's TODO, so nothing here hands them
+    out. ``bench/dqn_cartpole.py`` measures the reference solution's settings (from the source notebook).
+    """
 
     env_id: str = "CartPole-v1"
     steps: int = 30_000  # environment steps of training (evaluation steps do not count)
-    hidden_sizes: tuple[int, ...] = (128, 128)
-    lr: float = 1e-3
+    hidden_sizes: tuple[int, ...] = (64,)
+    lr: float = 3e-4
     loss: str = "huber"  # or "mse"
     max_grad_norm: float | None = 10.0
-    gamma: float = 0.99
-    buffer_size: int = 50_000
-    batch_size: int = 128
-    learning_starts: int = 1_000  # steps of pure collection before the first gradient step
+    gamma: float = 0.95
+    buffer_size: int = 5_000
+    batch_size: int = 32
+    learning_starts: int = 2_000  # steps of pure collection before the first gradient step
     train_every: int = 1  # environment steps between training phases
     gradient_steps: int = 1  # training steps per training phase
-    target_update: str = "soft"  # "hard": copy every target_update_every steps; "soft": Polyak with tau every step
-    target_update_every: int = 500
+    target_update: str = "hard"  # "hard": copy every target_update_every steps; "soft": Polyak with tau every step
+    target_update_every: int = 5_000
     tau: float = 0.02
     epsilon_schedule: str = "linear"  # or "exponential"
     epsilon_start: float = 1.0

@@ -94,12 +94,22 @@ def check(scores: dict[str, dict[str, float]], auto_tests: dict[str, float], mut
             "variants": len(variants)}
 
 
+def predicted_in_suite(mutants: dict[str, Mutant]) -> dict[str, Mutant]:
+    """The mutants ``make test`` predicts in-process: every one with ``KIT_CORPUS=full``, else every third by name
+    (a prediction costs a run of every test cell; DQN's includes its learning check)."""
+    import os
+
+    if os.environ.get("KIT_CORPUS", "") == "full":
+        return mutants
+    return {name: mutants[name] for name in sorted(mutants)[1::3]}
+
+
 def in_suite(mutants: dict[str, Mutant]) -> dict[str, Mutant]:
     """The mutants ``make test`` grades through the real grader: every one with ``KIT_CORPUS=full`` (and in
     ``bench/grading_quality.py``), else one per test cell that mutants target (the first by name), so that every
     hidden test's catch is seen through nbgrader and the verification run while the suite stays within CI's time
-    (each graded submission costs nbgrader's run and the verification run). The whole corpus is checked in the
-    suite by the in-process prediction (``predict_scores``). Correct variants are always all graded."""
+    (each graded submission costs nbgrader's run and the verification run). A third of the corpus more is checked
+    by the in-process prediction (:func:`predicted_in_suite`). Correct variants are always all graded."""
     import os
 
     if os.environ.get("KIT_CORPUS", "") == "full":
@@ -168,9 +178,10 @@ def predict_scores(name: str, corpus, config, cases: dict[str, tuple[Edit, ...]]
     return scores
 
 
-def predict_in_subprocess(name: str, timeout: float = 1800) -> dict[str, dict[str, float]]:
+def predict_in_subprocess(name: str, mutants: list[str] | None = None, timeout: float = 1800
+                          ) -> dict[str, dict[str, float]]:
     """:func:`predict_scores` of ``tests/corpus/<name>.py`` in a fresh Python process (the answers' code never runs
-    in the caller's)."""
+    in the caller's): the reference, every variant, and ``mutants`` (default: all)."""
     import json
     import subprocess
     import sys
@@ -180,7 +191,10 @@ def predict_in_subprocess(name: str, timeout: float = 1800) -> dict[str, dict[st
             "from autograder.config import load_config\n"
             "from tests.corpus.common import predict_scores\n"
             f"corpus = importlib.import_module('tests.corpus.{name}')\n"
-            f"print('SCORES ' + json.dumps(predict_scores({name!r}, corpus, load_config())))\n")
+            f"names = {mutants!r}\n"
+            "cases = {'reference': (), **{f'variant_{k}': v.edits for k, v in corpus.VARIANTS.items()},\n"
+            "         **{f'mutant_{k}': m.edits for k, m in corpus.MUTANTS.items() if names is None or k in names}}\n"
+            f"print('SCORES ' + json.dumps(predict_scores({name!r}, corpus, load_config(), cases)))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=timeout,
                           env={**__import__("os").environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"})
     lines = [line for line in done.stdout.splitlines() if line.startswith("SCORES ")]

@@ -79,6 +79,11 @@ MUTANTS = {
     "adam_lr_like_sgd": mutant(EXPL, "lr=1e-3", "lr=0.1", T_EXPL, kind="hyperparameters that cannot learn"),
     "too_few_steps": mutant(EXPL, "total_steps=30_000", "total_steps=3_000", T_EXPL,
                             kind="hyperparameters that cannot learn"),
+    "defaults_and_own_schedule": mutant(
+        EXPL, "return linear_epsilon(step, start=1.0, end=0.05, decay_steps=3_000)",
+        "return max(0.1, 1.0 - 0.9 * step / 5_000)", T_EXPL,
+        more=[(EXPL, HYPER, "hyperparameters = {}  # DQNConfig's defaults")],
+        kind="DQNConfig's defaults (the first guess, which does not learn), a schedule written by hand"),
     "starting_values_kept": mutant(EXPL, HYPER, "hyperparameters = dict(STARTING_VALUES)", T_EXPL,
                                    kind="the untuned starting values handed in"),
 }
@@ -105,11 +110,6 @@ VARIANTS = {
                "                       buffer_size=20_000, learning_starts=500, target_update=\"hard\",\n"
                "                       target_update_every=500, total_steps=50_000)")],
         kind="other hyperparameters that learn"),
-    "defaults_and_own_schedule": variant(
-        EXPL, "return linear_epsilon(step, start=1.0, end=0.05, decay_steps=3_000)",
-        "return max(0.1, 1.0 - 0.9 * step / 5_000)",
-        more=[(EXPL, HYPER, "hyperparameters = {}  # DQNConfig's defaults")],
-        kind="DQNConfig's defaults, a schedule written by hand"),
     "starting_values_updated": variant(
         EXPL, HYPER, "hyperparameters = dict(STARTING_VALUES, hidden_sizes=(64, 64), lr=1e-3, batch_size=64,\n"
         "                       gamma=0.99, learning_starts=1_000, target_update_every=500)",
