@@ -104,8 +104,7 @@ MOVES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "toy_gan": {
         "toy_gan.data": ("DatasetSampler", "DISTRIBUTIONS", "gaussian", "GaussianMixture", "grid", "GRID_STD",
-                         "HalfCircles", "make_distribution", "mixture", "mixture_4", "MIXTURE_4_TIGHT",
-                         "MIXTURE_4_WIDE", "ring", "RING_RADIUS", "RING_STD",),
+                         "make_distribution", "mixture", "ring", "RING_RADIUS", "RING_STD",),
         "toy_gan.losses": ("r1_penalty_step",),
         "toy_gan.metrics": ("evaluate", "generate", "mode_metrics", "sample_moments",),
         "toy_gan.models": ("MLPDiscriminator", "MLPGenerator",),

@@ -24,6 +24,8 @@ CODE_STUBS = ("raise NotImplementedError", "YOUR CODE HERE")
 TEXT_STUB = "YOUR ANSWER HERE"
 # Figures the writeup makes itself from a run's frames, not the notebook.
 MADE_BY_WRITEUP = re.compile(r"_over_training\.png$")
+# An optional answer cell (the toy lab's NumPy GAN) says so in a comment line of its own, and has no points.
+OPTIONAL_RE = re.compile(r"^\s*#.*\boptional\b", re.I | re.M)
 
 
 @dataclass
@@ -67,6 +69,11 @@ def _belongs_to(nb: dict, name: str) -> bool:
     return any(m.group(1) == name for text in sources for m in [fmt.OUT_RE.search(text)] if m)
 
 
+def is_optional(cell: dict) -> bool:
+    """Whether an answer cell is optional: no points, and a comment line of it says "optional"."""
+    return not fmt.nbgrader_metadata(cell).get("points") and bool(OPTIONAL_RE.search(fmt.cell_source(cell)))
+
+
 def _graded_id(cell: dict) -> str | None:
     found = fmt.MARKER_RE.search(fmt.cell_source(cell))
     return fmt.grade_id(cell) or (found.group(1) if found else None)
@@ -96,8 +103,8 @@ def check_notebook(nb: dict, name: str, run_dir: Path | None = None) -> list[Ite
     graded = [(c, _graded_id(c)) for c in cells if _graded_id(c)]
     items = []
 
-    answers = [(c, gid) for c, gid in graded if fmt.cell_role(c) == fmt.ANSWER or
-               (not fmt.is_test_id(gid) and fmt.cell_role(c) != fmt.TEST)]
+    answers = [(c, gid) for c, gid in graded if (fmt.cell_role(c) == fmt.ANSWER or
+               (not fmt.is_test_id(gid) and fmt.cell_role(c) != fmt.TEST)) and not is_optional(c)]
     empty = [gid for c, gid in answers
              if any(stub in fmt.cell_source(c) for stub in (CODE_STUBS if c.get("cell_type") == "code"
                                                             else (TEXT_STUB,)))]

@@ -1,9 +1,9 @@
-"""Real data of the toy GAN lab: Gaussian mixtures (1-D and 2-D) and the half circles.
+"""Real data of the toy GAN lab: Gaussian mixtures (1-D and 2-D), and the students' two samplers.
 
-``mixture_4`` and ``HalfCircles`` are the kit's reference versions, for its benchmarks and tests (and the
-``mode="mixture_4"`` / ``"half_circles"`` of :class:`~helpers.toy_gan.training.ToyGANConfig` when no sampler of
-the student's is given); in the notebook the students write their own, and :func:`make_distribution` builds a run's
-data from them when they are passed in ``samplers``.
+The kit holds the generic samplers (:func:`gaussian`, :func:`mixture`, :func:`ring`, :func:`grid`). The data of
+the modes ``"mixture_4"`` and ``"half_circles"`` are TODOs of the lab: only the students' own sampler and
+``Dataset`` make them, passed to :func:`make_distribution` in ``samplers`` (the kit's tests and benchmarks pass the
+source notebook's reference, :func:`autograder.solutions.load_reference`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-# The literature's settings (PacGAN, VEEGAN) and the lab's two variances of mixture_4.
+# The literature's settings (PacGAN, VEEGAN).
 RING_RADIUS, RING_STD = 1.0, 0.01
 GRID_STD = 0.05
-MIXTURE_4_TIGHT, MIXTURE_4_WIDE = 0.02, 2.0  # variances: well separated vs overlapping modes at (+-2, +-2)
 
 
 @dataclass
@@ -68,14 +67,6 @@ def mixture(centers: Sequence[float] | Sequence[Sequence[float]] = (-2.0, 2.0), 
     return GaussianMixture("mixture", torch.tensor(points), std)
 
 
-def mixture_4(variance: float = MIXTURE_4_TIGHT) -> GaussianMixture:
-    """Four Gaussians at (+-2, +-2) of the given ``variance`` (small: well separated; large: overlapping)."""
-    if not variance > 0:
-        raise ValueError(f"variance must be positive, got {variance}")
-    modes = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]])
-    return GaussianMixture("mixture_4", modes, math.sqrt(variance))
-
-
 def ring(num_modes: int = 8, radius: float = RING_RADIUS, std: float = RING_STD) -> GaussianMixture:
     """``num_modes`` Gaussians evenly spaced on a circle (angles 2 pi k / num_modes)."""
     if num_modes < 1:
@@ -92,33 +83,6 @@ def grid(size: int = 5, spacing: float = 2.0, std: float = GRID_STD) -> Gaussian
     ticks = spacing * (torch.arange(size, dtype=torch.float32) - (size - 1) / 2)
     modes = torch.cartesian_prod(ticks, ticks)
     return GaussianMixture("grid", modes, std)
-
-
-class HalfCircles(Dataset):
-    """Two offset half-circles of radius 10 in the plane.
-
-    With theta ~ U(0, 2 pi) and r ~ N(0, 1), a point is ((10 + r) cos theta, (10 + r) sin theta), shifted up
-    by 10 when pi/2 <= theta <= 3 pi/2 (the left half-circle, which becomes the upper one) and down by 10
-    otherwise.
-    """
-
-    def __init__(self, num_samples: int = 10_000, seed: int = 0) -> None:
-        if num_samples < 1:
-            raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-        rng = torch.Generator().manual_seed(seed)
-        theta = 2 * math.pi * torch.rand(num_samples, generator=rng, dtype=torch.float64)
-        r = torch.randn(num_samples, generator=rng, dtype=torch.float64)
-        x, y = (10 + r) * torch.cos(theta), (10 + r) * torch.sin(theta)
-        upper = (theta >= math.pi / 2) & (theta <= 3 * math.pi / 2)
-        y = y + torch.where(upper, 10.0, -10.0)
-        self.points = torch.stack([x, y], 1).float()
-        self.upper = upper
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.points[index]
 
 
 class SampledMixture(GaussianMixture):
@@ -159,30 +123,65 @@ class DatasetSampler:
         return low - 0.1 * (high - low), high + 0.1 * (high - low)
 
 
-DISTRIBUTIONS: dict[str, Callable[..., Any]] = {
-    "gaussian": gaussian, "mixture": mixture, "mixture_4": mixture_4, "ring": ring, "grid": grid,
-    "half_circles": lambda **kw: DatasetSampler(HalfCircles(**kw)),
-}
+DISTRIBUTIONS: dict[str, Callable[..., Any]] = {"gaussian": gaussian, "mixture": mixture, "ring": ring,
+                                                "grid": grid}
+# The modes whose data only the students' samplers make: mode -> what to pass in ``samplers``.
+OWN_SAMPLERS = {"mixture_4": "your mixture_4 function", "half_circles": "your HalfCircles class"}
+# The variance at which a mixture_4 sampler's points are taken as its modes (for the mode metrics).
+_LIMIT_VARIANCE = 1e-12
+_MAX_MODES = 16
+
+
+def check_mode(mode: str, params: dict[str, Any]) -> None:
+    """A clear error for an unknown ``mode`` or bad ``params``, without building the data (which may need a
+    student's sampler)."""
+    if mode in OWN_SAMPLERS:
+        if mode == "mixture_4":
+            extra = set(params) - {"variance"}
+            if "variance" not in params or extra:
+                raise ValueError(f"mode 'mixture_4' takes data={{'variance': ...}} only, got {sorted(params)}")
+            if not params["variance"] > 0:
+                raise ValueError(f"variance must be positive, got {params['variance']}")
+        return
+    if mode not in DISTRIBUTIONS:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {sorted([*DISTRIBUTIONS, *OWN_SAMPLERS])}")
+    DISTRIBUTIONS[mode](**params)
+
+
+def _mixture_modes(sample_fn: Callable[..., Any]) -> torch.Tensor:
+    """The modes of a student's mixture sampler: where its points gather as the variance goes to 0."""
+    n = 1024
+    points = torch.as_tensor(sample_fn(n, _LIMIT_VARIANCE, torch.Generator().manual_seed(0))).double()
+    if tuple(points.shape) != (n, 2):
+        raise ValueError(f"the mixture_4 sampler returned shape {tuple(points.shape)} for n={n}, expected ({n}, 2)")
+    modes = torch.unique(torch.round(points, decimals=3), dim=0)
+    if len(modes) > _MAX_MODES:
+        raise ValueError(f"your mixture_4 sampler's points do not gather at a few centres as the variance goes to 0 "
+                         f"({len(modes)} distinct points of {n} at variance {_LIMIT_VARIANCE:g}): scale the noise by "
+                         "the square root of the variance")
+    return modes.float()
 
 
 def make_distribution(mode: str, samplers: dict[str, Callable[..., Any]] | None = None,
                       **params: Any) -> GaussianMixture | DatasetSampler:
-    """The real data of ``mode`` (one of :data:`DISTRIBUTIONS`), built with ``params``.
+    """The real data of ``mode`` (one of :data:`DISTRIBUTIONS` or :data:`OWN_SAMPLERS`), built with ``params``.
 
-    ``samplers`` may hold the students' own versions: ``"mixture_4"``, a function ``(n, variance, generator)``
-    returning ``n`` points (the mixture's modes and std for the metrics are the reference's), and
-    ``"half_circles"``, a ``Dataset`` class taking ``num_samples`` and ``seed``. Modes without one use the kit's.
+    ``"mixture_4"`` and ``"half_circles"`` need the students' own versions in ``samplers``: ``"mixture_4"``, a
+    function ``(n, variance, generator)`` returning ``n`` points (``params``: ``variance``; the mode metrics take
+    as modes the points it returns at a vanishing variance, and ``sqrt(variance)`` as their std), and
+    ``"half_circles"``, a ``Dataset`` class taking ``num_samples`` and ``seed``.
     """
-    if mode not in DISTRIBUTIONS:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(DISTRIBUTIONS)}")
-    reference = DISTRIBUTIONS[mode](**params)
+    check_mode(mode, params)
     own = (samplers or {}).get(mode)
-    if own is None:
-        return reference
-    if mode == "mixture_4":
-        variance = params.get("variance", MIXTURE_4_TIGHT)
-        return SampledMixture(mode, reference.modes, reference.std,
+    if mode in OWN_SAMPLERS:
+        if own is None:
+            raise ValueError(f"mode {mode!r} needs {OWN_SAMPLERS[mode]}: pass samplers={{{mode!r}: ...}} "
+                             f"(the notebook's SAMPLERS)")
+        if mode == "half_circles":
+            return DatasetSampler(own(**params))
+        variance = params["variance"]
+        return SampledMixture(mode, _mixture_modes(own), variance ** 0.5,
                               lambda n, generator: own(n, variance, generator))
-    if mode == "half_circles":
-        return DatasetSampler(own(**params))
-    raise ValueError(f"no sampler of your own is used for mode {mode!r} (only mixture_4 and half_circles)")
+    if own is not None:
+        raise ValueError(f"no sampler of your own is used for mode {mode!r} (only mixture_4 and half_circles)")
+    return DISTRIBUTIONS[mode](**params)

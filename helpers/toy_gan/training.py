@@ -28,7 +28,7 @@ from helpers.core.checkpoint import restore_rng_state, rng_state
 from helpers.core.plotting import plot_curves, save_gif
 from helpers.core.run import Run, renamed_fields
 from helpers.core.runtime import fast_config, fast_mode, pick_device, seed_everything
-from helpers.toy_gan.data import DatasetSampler, GaussianMixture, make_distribution
+from helpers.toy_gan.data import DatasetSampler, GaussianMixture, check_mode, make_distribution
 from helpers.toy_gan.losses import r1_penalty_step
 from helpers.toy_gan.metrics import evaluate, generate
 from helpers.toy_gan.models import MLPDiscriminator, MLPGenerator
@@ -47,11 +47,12 @@ RESUMABLE_FIELDS = ("steps", "log_every", "num_frames", "checkpoint_every", "out
 class ToyGANConfig:
     """Every hyperparameter of a toy GAN run.
 
-    ``mode`` names the real data (see :data:`DISTRIBUTIONS`) and ``data`` holds its parameters, e.g.
-    ``mode="mixture_4", data={"variance": 2.0}``. ``d_steps`` discriminator updates precede each generator update.
+    ``mode`` names the real data (see :func:`~helpers.toy_gan.data.make_distribution`) and ``data`` holds its
+    parameters, e.g. ``mode="mixture_4", data={"variance": 0.5}`` (a mode whose data the students' sampler makes:
+    a run then needs ``samplers``). ``d_steps`` discriminator updates precede each generator update.
     """
 
-    mode: str = "mixture_4"
+    mode: str = "ring"
     data: dict[str, Any] = field(default_factory=dict)
     d_steps: int = 1
     steps: int = 2000  # generator updates
@@ -83,7 +84,7 @@ class ToyGANConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
-        make_distribution(self.mode, **self.data)  # a clear error for an unknown mode or bad parameters
+        check_mode(self.mode, self.data)  # a clear error for an unknown mode or bad parameters
         for name in ("d_steps", "steps", "batch_size", "g_hidden", "g_depth", "d_hidden", "d_depth", "pack",
                      "log_every", "checkpoint_every", "eval_samples"):
             if getattr(self, name) < 1:

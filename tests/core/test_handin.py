@@ -120,3 +120,26 @@ def test_the_digit_lab_s_figures_are_found_in_the_student_s_digit_folder(tmp_pat
     (tmp_path / "outputs" / "lab_mnist_digit" / "digit_3" / "losses.png").unlink()
     figures = next(i for i in handin.check_notebook(nb, "lab_mnist_digit", tmp_path) if "figures" in i.what)
     assert not figures.ok and "losses.png" in str(figures)
+
+
+def test_an_optional_answer_cell_without_points_is_not_asked_for(tmp_path):
+    """The toy lab's optional NumPy GAN (no points, a comment says optional) is not "still to do" when untouched,
+    while its graded TODOs are; a cell with points is never optional, whatever its comments say."""
+    import re
+
+    nb = add_markers(nbformat.read(KIT_ROOT / "notebooks" / "toy_gan.ipynb", 4))
+    for cell in nb.cells:  # as released: every solution region replaced by the stub
+        if cell.cell_type == "code" and fmt.cell_role(cell) == fmt.ANSWER:
+            cell.source = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION",
+                                 "# YOUR CODE HERE\nraise NotImplementedError()", cell.source, flags=re.S)
+    nb = json.loads(nbformat.writes(nb))
+    optional = next(c for c in nb["cells"] if fmt.grade_id(c) == "numpy_gan")
+    assert handin.is_optional(optional) and "raise NotImplementedError()" in fmt.cell_source(optional)
+    written = {i.what.split(" (")[0]: i for i in handin.check_notebook(nb, "toy_gan", tmp_path)}["every answer written"]
+    assert not written.ok and "mixture_4" in written.fix and "training_iteration" in written.fix
+    assert "numpy_gan" not in written.fix
+    graded = {"cell_type": "code", "source": "# optional: any design\n# YOUR CODE HERE",
+              "metadata": {"nbgrader": {"solution": True, "grade": True, "points": 2, "grade_id": "extra"}}}
+    assert not handin.is_optional(graded)
+    plain = next(c for c in nb["cells"] if fmt.grade_id(c) == "mixture_4")
+    assert not handin.is_optional(plain)

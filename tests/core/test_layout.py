@@ -52,13 +52,13 @@ def _migrate():
 def test_old_imports_are_rewritten_to_the_new_homes_and_every_new_home_exists():
     migrate = _migrate()
     old = ("from helpers.gan_training import DCGANConfig, update_ema\n"
-           "from helpers.toy_gan import (\n    MIXTURE_4_TIGHT,\n    train_gan,\n)\n"
+           "from helpers.toy_gan import (\n    RING_STD,\n    train_gan,\n)\n"
            "from helpers.emoji_data import _image_files\n"
            "see helpers.emoji_data.load_emojis and helpers/stylegan2_training.py\n")
     new = migrate.rewrite(old)
     assert new == ("from helpers.core.averaging import update_ema\n"
                    "from helpers.dcgan.training import DCGANConfig\n"
-                   "from helpers.toy_gan.data import MIXTURE_4_TIGHT\n"
+                   "from helpers.toy_gan.data import RING_STD\n"
                    "from helpers.toy_gan.training import train_gan\n"
                    "from helpers.core.emoji_data import image_files as _image_files\n"
                    "see helpers.core.emoji_data.load_emojis and helpers/stylegan2/training.py\n")

@@ -113,7 +113,7 @@ def test_nothing_a_cell_passes_lengthens_a_graded_run(grading):
 
 def test_a_loop_shortens_a_hand_built_config_while_grading(grading, tmp_path):
     ref = load_reference("toy_gan")
-    config = ToyGANConfig(mode="mixture_4", steps=5000, batch_size=16, g_hidden=8, d_hidden=8, log_every=1,
+    config = ToyGANConfig(mode="ring", steps=5000, batch_size=16, g_hidden=8, d_hidden=8, log_every=1,
                           num_frames=0, eval_samples=50, out_dir=str(tmp_path / "run"), progress=False)
     result = train_toy_gan(config, ref.train_discriminator, ref.train_generator)
     assert result.history["G_loss"][-1][0] == 40 and result.config.steps == 40

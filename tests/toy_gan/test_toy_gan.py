@@ -12,12 +12,10 @@ from helpers.toy_gan.data import (
     GRID_STD,
     RING_STD,
     GaussianMixture,
-    HalfCircles,
     gaussian,
     grid,
     make_distribution,
     mixture,
-    mixture_4,
     ring,
 )
 from helpers.toy_gan.losses import r1_penalty_step
@@ -28,8 +26,13 @@ from helpers.toy_gan.training import ToyGANConfig, train_gan, train_toy_gan
 
 @pytest.fixture(scope="module")
 def toy_reference():
-    """The source notebook's reference train_discriminator / train_generator."""
+    """The source notebook's reference solutions (its training steps and iteration, mixture_4 and its two
+    variances, HalfCircles): the kit's helpers hold none of them."""
     return load_reference("toy_gan")
+
+
+def _samplers(ref) -> dict:
+    return {"mixture_4": ref.mixture_4, "half_circles": ref.HalfCircles}
 
 
 def _rng(seed: int = 0) -> torch.Generator:
@@ -49,11 +52,14 @@ def test_gaussian_samplers_have_the_right_moments():
     assert abs(float(pair[pair > 0].mean()) - 2.0) < 0.01 and abs(float(pair[pair > 0].std()) - 0.5) < 0.01
 
 
-def test_mode_locations_and_variances():
-    tight, wide = mixture_4(0.02), mixture_4(2.0)
-    expected = {(2.0, 2.0), (-2.0, 2.0), (-2.0, -2.0), (2.0, -2.0)}
-    assert {tuple(m.tolist()) for m in tight.modes} == expected
-    assert math.isclose(tight.std, math.sqrt(0.02)) and math.isclose(wide.std, math.sqrt(2.0))
+def test_mode_locations_and_variances(toy_reference):
+    ref = toy_reference
+    assert 0 < ref.MIXTURE_4_TIGHT <= 0.25 and ref.MIXTURE_4_WIDE >= 1.0
+    tight = make_distribution("mixture_4", _samplers(ref), variance=ref.MIXTURE_4_TIGHT)
+    wide = make_distribution("mixture_4", _samplers(ref), variance=2.0)
+    expected = {(2.0, 2.0), (-2.0, 2.0), (-2.0, -2.0), (2.0, -2.0)}  # the modes: where a sampler's points gather
+    assert {tuple(m.tolist()) for m in tight.modes} == expected == {tuple(m.tolist()) for m in wide.modes}
+    assert math.isclose(tight.std, math.sqrt(ref.MIXTURE_4_TIGHT)) and math.isclose(wide.std, math.sqrt(2.0))
     points = wide.sample(200_000, _rng())
     assert abs(float(points[:, 0].var()) - (4.0 + 2.0)) < 0.1, "variance of x: 2^2 between modes + 2 within"
     eight = ring()
@@ -67,27 +73,39 @@ def test_mode_locations_and_variances():
     assert float(torch.cdist(near, squares.modes).min(1).values.max()) < 6 * GRID_STD
 
 
-def test_half_circles_dataset():
-    data = HalfCircles(20_000, seed=3)
+def test_half_circles_dataset(toy_reference):
+    data = toy_reference.HalfCircles(20_000, seed=3)
     assert len(data) == 20_000 and data[0].shape == (2,)
-    upper = data.points[data.upper]
-    lower = data.points[~data.upper]
+    points = torch.stack([data[i] for i in range(len(data))])
+    upper, lower = points[points[:, 0] < 0], points[points[:, 0] >= 0]  # the left half goes up, the right down
     assert abs(len(upper) / len(data) - 0.5) < 0.02
-    assert float(upper[:, 0].max()) < 1.0 and float(lower[:, 0].min()) > -1.0, "left half up, right half down"
+    assert float(upper[:, 1].mean()) > 5 and float(lower[:, 1].mean()) < -5, "left half up, right half down"
     radius_up = (upper - torch.tensor([0.0, 10.0])).norm(dim=1)
     radius_down = (lower - torch.tensor([0.0, -10.0])).norm(dim=1)
     for radius in (radius_up, radius_down):
         assert abs(float(radius.mean()) - 10.0) < 0.05 and abs(float(radius.std()) - 1.0) < 0.05
-    assert torch.equal(HalfCircles(100, seed=1).points, HalfCircles(100, seed=1).points)
-    sampler = make_distribution("half_circles", num_samples=500)
+    first, again = toy_reference.HalfCircles(100, seed=1), toy_reference.HalfCircles(100, seed=1)
+    assert all(torch.equal(first[i], again[i]) for i in range(100))
+    sampler = make_distribution("half_circles", _samplers(toy_reference), num_samples=500)
     assert sampler.sample(64, _rng()).shape == (64, 2)
 
 
-def test_bad_parameters_get_clear_errors():
+def test_bad_parameters_get_clear_errors(toy_reference):
     with pytest.raises(ValueError, match="unknown mode 'rings'"):
         make_distribution("rings")
     with pytest.raises(ValueError, match="variance must be positive"):
-        mixture_4(0.0)
+        make_distribution("mixture_4", _samplers(toy_reference), variance=0.0)
+    # The students' two samplers are the only ones: a run of their modes must be given them.
+    with pytest.raises(ValueError, match=r"needs your mixture_4 function: pass samplers=\{'mixture_4': \.\.\.\}"):
+        make_distribution("mixture_4", variance=0.5)
+    with pytest.raises(ValueError, match=r"needs your HalfCircles class: pass samplers=\{'half_circles': \.\.\.\}"):
+        make_distribution("half_circles", {"mixture_4": toy_reference.mixture_4})
+    with pytest.raises(ValueError, match="takes data=\\{'variance': ...\\} only"):
+        ToyGANConfig(mode="mixture_4")
+    with pytest.raises(ValueError, match="do not gather at a few centres"):
+        make_distribution("mixture_4", {"mixture_4": lambda n, v, g=None: torch.randn(n, 2, generator=g)},
+                          variance=0.5)
+    assert ToyGANConfig(mode="half_circles").mode == "half_circles"  # checked without building the data
     with pytest.raises(ValueError, match="std must be positive"):
         gaussian(0.0, -1.0)
     with pytest.raises(ValueError, match="multiple of 4"):
@@ -97,7 +115,7 @@ def test_bad_parameters_get_clear_errors():
     with pytest.raises(ValueError, match="optimizer must be"):
         ToyGANConfig(optimizer="rmsprop")
     with pytest.raises(ValueError, match="mode metrics need a Gaussian mixture"):
-        mode_metrics(torch.zeros(3, 2), make_distribution("half_circles", num_samples=10))
+        mode_metrics(torch.zeros(3, 2), make_distribution("half_circles", _samplers(toy_reference), num_samples=10))
     with pytest.raises(ValueError, match=r"samples must have shape \(N, 2\)"):
         mode_metrics(torch.zeros(3, 1), ring())
 
@@ -147,7 +165,7 @@ def test_r1_penalty_of_a_linear_discriminator():
 
 
 def _small(tmp_path, name: str, **changes) -> ToyGANConfig:
-    base = ToyGANConfig(mode="mixture_4", steps=12, batch_size=16, g_hidden=16, d_hidden=16, g_depth=2,
+    base = ToyGANConfig(mode="ring", steps=12, batch_size=16, g_hidden=16, d_hidden=16, g_depth=2,
                         d_depth=2, log_every=3, num_frames=2, checkpoint_every=6, eval_samples=200,
                         out_dir=str(tmp_path / name), progress=False)
     return base.replace(**changes)
@@ -172,7 +190,7 @@ def test_a_run_saves_frames_curves_checkpoint_and_metrics(tmp_path, toy_referenc
     assert {"mean", "std"} <= set(one_d.metrics) and len(one_d.frame_paths) == 3
     circles = train_toy_gan(_small(tmp_path, "circles", mode="half_circles", data={"num_samples": 300}, pack=2,
                                    r1_gamma=0.1, ema=0.9, spectral_norm=True),
-                            ref.train_discriminator, ref.train_generator)
+                            ref.train_discriminator, ref.train_generator, samplers=_samplers(ref))
     assert circles.metrics == {} and len(circles.frame_paths) == 3
 
 
@@ -252,15 +270,19 @@ def test_a_students_samplers_feed_the_run(tmp_path, toy_reference):
 
     def own_mixture_4(n, variance, generator=None):
         calls.append((n, variance))
-        return mixture_4(variance).sample(n, generator).numpy()  # a NumPy array is turned into a tensor
+        return toy_reference.mixture_4(n, variance, generator).numpy()  # a NumPy array is turned into a tensor
 
     data = make_distribution("mixture_4", {"mixture_4": own_mixture_4}, variance=0.5)
     assert data.sample(7).shape == (7, 2) and data.sample(7).dtype == torch.float32 and calls[-1] == (7, 0.5)
-    assert torch.equal(data.modes, mixture_4(0.5).modes) and math.isclose(data.std, math.sqrt(0.5))
-    with pytest.raises(ValueError, match=r"returned shape \(3, 1\) for n=3"):
-        make_distribution("mixture_4", {"mixture_4": lambda n, v, g=None: torch.zeros(n, 1)}).sample(3)
+    assert len(data.modes) == 4 and math.isclose(data.std, math.sqrt(0.5))
+    with pytest.raises(ValueError, match=r"returned shape \(1024, 1\) for n=1024, expected \(1024, 2\)"):
+        make_distribution("mixture_4", {"mixture_4": lambda n, v, g=None: torch.zeros(n, 1)}, variance=0.5)
+    one_short = make_distribution(
+        "mixture_4", {"mixture_4": lambda n, v, g=None: own_mixture_4(max(n - 1, 1024), v, g)}, variance=0.5)
+    with pytest.raises(ValueError, match=r"returned shape \(1024, 2\) for n=3"):
+        one_short.sample(3)
 
-    class OwnHalfCircles(HalfCircles):
+    class OwnHalfCircles(toy_reference.HalfCircles):
         made = []
 
         def __init__(self, num_samples=10_000, seed=0):
@@ -273,9 +295,11 @@ def test_a_students_samplers_feed_the_run(tmp_path, toy_reference):
     with pytest.raises(ValueError, match="only mixture_4 and half_circles"):
         make_distribution("ring", {"ring": ring})
     calls.clear()
-    result = train_toy_gan(_small(tmp_path, "own", data={"variance": 0.5}), toy_reference.train_discriminator,
-                           toy_reference.train_generator, samplers={"mixture_4": own_mixture_4})
-    assert calls.count((16, 0.5)) == 12 and {v for _, v in calls} == {0.5}  # the batches (and the frames' points)
+    result = train_toy_gan(_small(tmp_path, "own", mode="mixture_4", data={"variance": 0.5}),
+                           toy_reference.train_discriminator, toy_reference.train_generator,
+                           samplers={"mixture_4": own_mixture_4})
+    assert calls[0] == (1024, 1e-12), "the modes: where the sampler's points gather as the variance goes to 0"
+    assert calls.count((16, 0.5)) == 12 and {v for _, v in calls[1:]} == {0.5}  # the batches (and the frames' points)
     assert result.metrics["num_modes"] == 4
 
 
