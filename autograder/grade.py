@@ -307,7 +307,9 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     if not sandbox_status.startswith("isolated"):
         log(f"WARNING: the grading sandbox is {sandbox_status}: student code can reach this machine's files, "
             "processes and network. Grade hostile submissions inside a throw-away container or VM.")
-    threads_each = str(max(1, (os.cpu_count() or 1) // workers))
+    # Two processes per submission at a time (nbgrader's kernel and the verification run): a core each, no more
+    # threads than cores (oversubscribed OpenMP threads spin and slow everything).
+    threads_each = str(max(1, (os.cpu_count() or 1) // (2 * workers)))
     kernel_env = {"OMP_NUM_THREADS": threads_each, "MKL_NUM_THREADS": threads_each}
     with tempfile.TemporaryDirectory(prefix="kit-grading-") as scratch:
         releases = release_notebooks(config, root)
