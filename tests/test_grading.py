@@ -29,7 +29,10 @@ CONFIG = load_config()
 AUTO_TESTS, MUTANTS = dcgan_corpus.AUTO_TESTS, in_suite(dcgan_corpus.MUTANTS)
 
 # Idioms that solutions share with the provided helpers: their presence in helpers/ gives nothing away.
-GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential("}
+GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential(",
+                 # the digit lab's epoch loop: the provided step and logger's interface, as the TODO's text gives it
+                 "values = step_fn(G, D, g_optimizer, d_optimizer, real, noise, step)",
+                 "logger.log_step(step, values)", "logger.end_epoch(epoch, samples)"}
 
 
 def _solution_snippets(source: Path) -> list[str]:
