@@ -1,17 +1,9 @@
 """The logging helper a student's own epoch loop calls: it records and saves what the labs' provided loop does.
 
 The digit lab's students write the epoch loop themselves (shuffled batches, noise, the fixed noise batch for
-samples) and report to an :class:`EpochLogger`::
-
-    logger = EpochLogger.from_config(config)
-    for epoch in range(1, config.epochs + 1):
-        for ...:                                         # the epoch's batches
-            step += 1
-            values = step_fn(G, D, g_opt, d_opt, real, noise, step)
-            logger.log_step(step, values)
-        samples = G(fixed_noise) if logger.wants_samples(epoch) else None   # (in eval mode, without gradients)
-        logger.end_epoch(epoch, samples)
-    result = logger.finish(G, D)
+samples) and report to an :class:`EpochLogger` (made with :meth:`EpochLogger.from_config`): :meth:`log_step` after
+every step, :meth:`end_epoch` after every epoch (with the sample images when :meth:`wants_samples` says so), and
+:meth:`finish` at the end, which returns the run's result. How the loop is written is the lab's TODO.
 
 The files and the history have the names and layout of :func:`helpers.image_labs.training.train_image_gan`
 (``losses.png``, ``scores.png``, ``epoch_losses.png``, ``samples/epoch-NNNN.png``, ``samples.gif``; history keys
