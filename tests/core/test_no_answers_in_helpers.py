@@ -24,10 +24,6 @@ DEF_RE = re.compile(r"^([ \t]*)(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
 # of a solution that a helper holds as something generic. Each needs its reason.
 GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential("}
 ALLOWED_LINES = {
-    # helpers/image_labs/epoch_log.py's docstring shows how a loop calls EpochLogger (the calls themselves are in
-    # the digit lab's released instructions); these two lines of it are any epoch loop's.
-    ("lab_mnist_digit", "for epoch in range(1, config.epochs + 1):"): "helpers/image_labs/epoch_log.py",
-    ("lab_mnist_digit", "samples = G(fixed_noise)"): "helpers/image_labs/epoch_log.py",
     # A substring of the kit's own loop's shuffle_rng (seeding a generator from the config).
     ("lab_mnist_digit", "rng = torch.Generator().manual_seed(config.seed)"): "helpers/image_labs/training.py",
 }
