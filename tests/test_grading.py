@@ -32,7 +32,9 @@ AUTO_TESTS, MUTANTS = dcgan_corpus.AUTO_TESTS, in_suite(dcgan_corpus.MUTANTS)
 GENERIC_LINES = {"device = next(G.parameters()).device", "self.net = nn.Sequential(",
                  # the digit lab's epoch loop: the provided step and logger's interface, as the TODO's text gives it
                  "values = step_fn(G, D, g_optimizer, d_optimizer, real, noise, step)",
-                 "logger.log_step(step, values)", "logger.end_epoch(epoch, samples)"}
+                 "logger.log_step(step, values)", "logger.end_epoch(epoch, samples)",
+                 # seeding a generator from the config, as the kit's own loops do
+                 "rng = torch.Generator().manual_seed(config.seed)"}
 
 
 def _solution_snippets(source: Path) -> list[str]:
