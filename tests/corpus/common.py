@@ -120,12 +120,11 @@ def in_suite(mutants: dict[str, Mutant]) -> dict[str, Mutant]:
     return {name: mutants[name] for name in sorted(picked.values())}
 
 
-def predict_scores(name: str, corpus, config, cases: dict[str, tuple[Edit, ...]] | None = None
-                   ) -> dict[str, dict[str, float]]:
+def predict_scores(name: str, corpus, config, mutants: list[str] | None = None) -> dict[str, dict[str, float]]:
     """Every case's per-test scores, from running the source notebook's imports, the case's answers and the test
     cells in a fresh namespace of this process (fast mode on, as when grading): the quick prediction of what the
-    real grader gives (no nbgrader, no sandbox; a test cell that raises loses its points). ``cases`` default to the
-    reference, every variant and every mutant (``{student: edits}``)."""
+    real grader gives (no nbgrader, no sandbox; a test cell that raises loses its points). The cases: the reference,
+    every variant, and ``mutants`` (default: every mutant)."""
     import contextlib
     import io
     import os
@@ -137,9 +136,8 @@ def predict_scores(name: str, corpus, config, cases: dict[str, tuple[Edit, ...]]
     grading_before = os.environ.get("NBGRADER_EXECUTION")
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     source = nbformat.read(config.source_notebook(name), 4)
-    if cases is None:
-        cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in corpus.VARIANTS.items()},
-                 **{f"mutant_{k}": m.edits for k, m in corpus.MUTANTS.items()}}
+    cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in corpus.VARIANTS.items()},
+             **{f"mutant_{k}": m.edits for k, m in corpus.MUTANTS.items() if mutants is None or k in mutants}}
     scores = {}
     with tempfile.TemporaryDirectory(prefix="kit-grading-quality-") as workdir:
         here = os.getcwd()
@@ -183,20 +181,18 @@ def predict_in_subprocess(name: str, mutants: list[str] | None = None, timeout: 
     """:func:`predict_scores` of ``tests/corpus/<name>.py`` in a fresh Python process (the answers' code never runs
     in the caller's): the reference, every variant, and ``mutants`` (default: all)."""
     import json
+    import os
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    code = ("import importlib, json, sys\n"
+    code = ("import importlib, json\n"
             "from autograder.config import load_config\n"
             "from tests.corpus.common import predict_scores\n"
             f"corpus = importlib.import_module('tests.corpus.{name}')\n"
-            f"names = {mutants!r}\n"
-            "cases = {'reference': (), **{f'variant_{k}': v.edits for k, v in corpus.VARIANTS.items()},\n"
-            "         **{f'mutant_{k}': m.edits for k, m in corpus.MUTANTS.items() if names is None or k in names}}\n"
-            f"print('SCORES ' + json.dumps(predict_scores({name!r}, corpus, load_config(), cases)))\n")
+            f"print('SCORES ' + json.dumps(predict_scores({name!r}, corpus, load_config(), {mutants!r})))\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"})
+                          env={**os.environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"})
     lines = [line for line in done.stdout.splitlines() if line.startswith("SCORES ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"prediction of {name} failed:\n{done.stderr[-3000:]}")
