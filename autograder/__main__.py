@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder {release,execute,grade,formgrade,feedback,export}``."""
+"""Command line: ``python -m autograder {release,execute,grade,merge,formgrade,feedback,export}``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: CPU cores)")
     grade.add_argument("--roster", type=Path, default=None,
                        help="class roster CSV (id, name, email columns; others kept): names, missing students")
+    grade.add_argument("--shard", default=None, metavar="I/N",
+                       help="grade only the I-th of N parts of the submissions (split by student) into a course "
+                            "copy of its own (--course-dir after grade), to merge with `merge`")
+    grade.add_argument("--course-dir", dest="shard_dir", type=Path, default=None,
+                       help="with --shard: the shard's own course copy (default: <course>/shards/I-of-N); "
+                            "without: the course directory, as before `grade`")
+    merge = sub.add_parser("merge", help="merge the gradebooks and notebooks of graded shards into the course")
+    merge.add_argument("shards", type=Path, nargs="+", help="the shards' course copies (grade --shard --course-dir)")
     form = sub.add_parser("formgrade", help="open nbgrader's formgrader on the course (grade the written answers)")
     form.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     form.add_argument("--token", default=None, help="the login token (default: a random one, printed)")
@@ -34,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="nbgrader's CSV; <name>-canvas.csv and <name>-moodle.csv are written beside it")
     args = parser.parse_args(argv)
     config = load_config()
+    if args.command == "grade" and args.shard_dir is not None and args.shard is None:
+        args.course_dir = args.shard_dir  # `grade FOLDER --course-dir DIR` names the course itself
     root = args.course_dir.resolve()
 
     if args.command == "release":
@@ -54,8 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.similarity import format_report
 
         roster = Roster.load(args.roster) if args.roster else None
-        result = grade_folder(args.folder, config, root, log=lambda m: print(m, file=sys.stderr),
-                              workers=args.workers, roster=roster)
+        log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+        if args.shard is not None:
+            from autograder.shard import ShardError, grade_shard, parse_shard
+
+            try:
+                index, count = parse_shard(args.shard)
+                shard_dir = (args.shard_dir or root / "shards" / f"{index}-of-{count}").resolve()
+                result = grade_shard(args.folder, config, root, shard_dir, index, count, log=log,
+                                     workers=args.workers, roster=roster)
+            except (ShardError, ValueError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"shard {index}/{count}: {shard_dir} (merge with `python -m autograder --course-dir {root} "
+                  f"merge` and every shard's folder)", file=sys.stderr)
+        else:
+            result = grade_folder(args.folder, config, root, log=log, workers=args.workers, roster=roster)
         print(format_table(result))
         for key, title in (("superseded", "not graded (an earlier file)"), ("not_on_roster", "not on the roster"),
                            ("missing", "on the roster, no submission (0)"), ("identity_warnings", "identities")):
@@ -63,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{title}: {line}")
         print(format_report(result.get("similar", [])))
         print(json.dumps(result))
+    elif args.command == "merge":
+        return merge_command(config, root, args.shards)
     elif args.command == "formgrade":
         from autograder.formgrader import serve
 
@@ -87,6 +113,32 @@ def main(argv: list[str] | None = None) -> int:
         made = export_lms(config, root, target)
         print(f"grades: {target}\ncanvas: {made['canvas']}\nmoodle: {made['moodle']}")
     return 0
+
+
+def merge_command(config, root: Path, shards: list[Path]) -> int:
+    """``merge SHARD...``: merge, print what was merged and what is missing; 2 when refused, 3 when incomplete."""
+    from autograder.grade import format_table
+    from autograder.shard import EXIT_INCOMPLETE, ShardError, merge_shards
+    from autograder.similarity import format_report
+
+    try:
+        result = merge_shards(config, root, [s.resolve() for s in shards], log=lambda m: print(m, file=sys.stderr))
+    except ShardError as exc:
+        print(f"error: nothing merged: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    merged = sum(result["merged"].values())
+    print(f"merged: {merged} submissions of {len(result['scores'])} students from {len(result['merged'])} shards")
+    for key, title in (("unfinished", "shard not finished (not merged; grade it again)"),
+                       ("absent_parts", "part not given (grade and merge it)"),
+                       ("not_merged", "not merged yet"), ("left_out", "not a regular file (not copied)"),
+                       ("superseded", "not graded (an earlier file)"), ("not_on_roster", "not on the roster"),
+                       ("missing", "on the roster, no submission (0)"), ("identity_warnings", "identities")):
+        for line in result.get(key, []):
+            print(f"{title}: {line}")
+    print(format_report(result.get("similar", [])))
+    print(json.dumps(result))
+    return EXIT_INCOMPLETE if result["not_merged"] or result["unfinished"] or result.get("absent_parts") else 0
 
 
 if __name__ == "__main__":

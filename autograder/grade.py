@@ -293,8 +293,13 @@ def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, floa
 
 
 def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DIR, log=print,
-                 workers: int | None = None, roster: Roster | None = None) -> dict:
+                 workers: int | None = None, roster: Roster | None = None,
+                 shard: tuple[int, int] | None = None, hide_also: tuple[Path, ...] = ()) -> dict:
     """Grade every submission in ``folder``; returns ``{"scores": {student: {assignment: score}}, ...}``.
+
+    ``shard=(i, n)`` grades only the students of the i-th of n parts (``autograder.shard.shard_students``), the
+    identities being resolved for the whole folder first, so that every machine splits the batch alike.
+    ``hide_also``: more folders student code must not see (a shard's course, when ``root`` is its copy).
 
     Each submission is graded on its own by nbgrader in one of ``workers`` private course directories
     (``root/workers/``), in parallel; each result is then merged into the course gradebook by this process
@@ -315,9 +320,14 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
         releases = release_notebooks(config, root)
         unpacked, workdir = Path(scratch) / "unpacked", Path(scratch) / "workers"
         submissions, problems, collected = collect_submissions(Path(folder), config, unpacked, releases, roster)
+        if shard is not None:
+            from autograder.shard import shard_students
+
+            mine = shard_students({s.student for s in submissions}, *shard)
+            submissions = [s for s in submissions if s.student in mine]
         # Never visible to student code: the course (sources, gradebook, others' work), the submissions, the kit's
         # instructor side and its history.
-        hide = [root, Path(folder).resolve(), unpacked] + [KIT_ROOT / p for p in INSTRUCTOR_ONLY]
+        hide = [root, Path(folder).resolve(), unpacked, *hide_also] + [KIT_ROOT / p for p in INSTRUCTOR_ONLY]
         errors: dict[tuple[str, str], str] = {}
         free: queue.SimpleQueue[Path] = queue.SimpleQueue()
         for index in range(min(workers, max(1, len(submissions)))):
