@@ -133,4 +133,49 @@ VARIANTS = {
         STEP, "    if gp_weight > 0:\n        loss = loss + gradient_penalty(D, real_images, fakes, gp_weight)\n",
         "    if gp_weight:\n        loss = loss + gp_weight * gradient_penalty(D, real_images, fakes)\n",
         kind="truthiness, the weight applied outside"),
+    # Stage 1 as a 1x1 convolution to 16 * 4 * conv_dim channels with BatchNorm2d over them, reshaped after the
+    # ReLU (the same function as Linear + BatchNorm1d; one of the original assignment's public solutions).
+    "conv1x1_stage1_batchnorm2d": variant(
+        GEN, "self.stage1 = upconv(noise_size, conv_dim * 4, scale_factor=4, spectral_norm=spectral_norm)",
+        "self.linear_bn = conv(noise_size, conv_dim * 4 * 4 * 4, kernel_size=1, stride=1, padding=0,\n"
+        "                              spectral_norm=spectral_norm)",
+        more=[(GEN, "out = z.reshape(z.shape[0], -1, 1, 1)\n        out = torch.relu(self.stage1(out))",
+               "out = self.linear_bn(z.unsqueeze(2).unsqueeze(3))\n"
+               "        out = torch.relu(out.view(-1, self.conv_dim * 4, 4, 4))")],
+        kind="1x1 conv + BatchNorm2d(16*4*conv_dim) stage 1, reshaped after the ReLU"),
+    # Every layer written out: nn.Conv2d without bias before a BatchNorm, F.interpolate rather than nn.Upsample,
+    # the older hook-based nn.utils.spectral_norm, a Linear + BatchNorm1d first stage.
+    "explicit_layers_interpolate": variant(
+        GEN, "        self.stage1 = upconv(noise_size, conv_dim * 4, scale_factor=4, spectral_norm=spectral_norm)\n"
+        "        self.stage2 = upconv(conv_dim * 4, conv_dim * 2, spectral_norm=spectral_norm)\n"
+        "        self.stage3 = upconv(conv_dim * 2, conv_dim, spectral_norm=spectral_norm)\n"
+        "        self.stage4 = upconv(conv_dim, 3, batch_norm=False, spectral_norm=spectral_norm)\n",
+        "        sn = nn.utils.spectral_norm if spectral_norm else (lambda layer: layer)\n"
+        "        self.fc = sn(nn.Linear(noise_size, conv_dim * 4 * 16, bias=False))\n"
+        "        self.bn0 = nn.BatchNorm1d(conv_dim * 4 * 16)\n"
+        "        self.conv1 = sn(nn.Conv2d(conv_dim * 4, conv_dim * 2, 5, padding=2, bias=False))\n"
+        "        self.bn1 = nn.BatchNorm2d(conv_dim * 2)\n"
+        "        self.conv2 = sn(nn.Conv2d(conv_dim * 2, conv_dim, 5, padding=2, bias=False))\n"
+        "        self.bn2 = nn.BatchNorm2d(conv_dim)\n"
+        "        self.conv3 = sn(nn.Conv2d(conv_dim, 3, 5, padding=2))\n",
+        more=[(GEN, "        out = z.reshape(z.shape[0], -1, 1, 1)\n"
+               "        out = torch.relu(self.stage1(out))\n"
+               "        out = torch.relu(self.stage2(out))\n"
+               "        out = torch.relu(self.stage3(out))\n"
+               "        return torch.tanh(self.stage4(out))\n",
+               "        up = nn.functional.interpolate\n"
+               "        out = nn.functional.relu(self.bn0(self.fc(z))).view(len(z), -1, 4, 4)\n"
+               "        out = nn.functional.relu(self.bn1(self.conv1(up(out, scale_factor=2))))\n"
+               "        out = nn.functional.relu(self.bn2(self.conv2(up(out, scale_factor=2, mode=\"nearest\"))))\n"
+               "        return torch.tanh(self.conv3(up(out, size=(32, 32))))\n")],
+        kind="explicit Conv2d(bias=False)/BatchNorm layers, F.interpolate, nn.utils.spectral_norm, Linear+BN1d"),
+    "mse_loss_everywhere": variant(
+        STEP, "d_real_loss = 0.5 * ((D(real_images) - 1) ** 2).mean()\n    d_fake_loss = 0.5 * (D(fakes) ** 2).mean()",
+        "mse = nn.MSELoss()\n"
+        "    real_scores, fake_scores = D(real_images), D(fakes)\n"
+        "    d_real_loss = mse(real_scores, torch.ones_like(real_scores)) / 2\n"
+        "    d_fake_loss = mse(fake_scores, torch.zeros_like(fake_scores)) / 2",
+        more=[(STEP, "g_loss = ((D(G(noise)) - 1) ** 2).mean()",
+               "scores = D(G(noise))\n    g_loss = nn.functional.mse_loss(scores, torch.ones_like(scores))")],
+        kind="nn.MSELoss / F.mse_loss with ones_like/zeros_like targets"),
 }
