@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -17,14 +20,14 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
 from autograder.config import KIT_ROOT, KitConfig
-from autograder.course import DEFAULT_COURSE_DIR, generate_assignments, nbgrader_env, run_nbgrader
+from autograder.course import DEFAULT_COURSE_DIR, cap_notebook_file, generate_assignments, nbgrader_env, run_nbgrader
 from autograder.flags import scan_notebook
 from autograder.identity import Collected, flat_student_id
 from autograder.identity import collect as collect_identities
 from autograder.repair import SubmissionError, match_cells, read_notebook_json, repair_file
 from autograder.roster import Roster
 from autograder.roster import report as identity_report
-from autograder.sandbox import kill_recorded, probe, write_kernel_spec
+from autograder.sandbox import kill_recorded, probe, sweep_cgroups, write_kernel_spec
 from autograder.similarity import similar_submissions
 from autograder.verify import apply_verdicts, build_plan, run_verification
 
@@ -152,6 +155,11 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
             lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln or "Error" in ln]
             outcome.error = (lines[-1] if lines else f"nbgrader exited with {proc.returncode}")[:300]
             return outcome
+        # Output stored whatever wrote it (display(), a stream behind the kernel's cap): the feedback and the
+        # formgrader read this file.
+        graded = root / "autograded" / sub.student / sub.assignment / f"{sub.assignment}.ipynb"
+        if graded.is_file() and cap_notebook_file(graded, config.max_output_chars):
+            outcome.flags.append(f"output over {config.max_output_chars} characters in a cell, cut")
         if verifying is None:
             return outcome
         verdicts = verifying.result()
@@ -193,53 +201,83 @@ def make_worker_course(root: Path, workdir: Path, index: int) -> Path:
     return work
 
 
+def limits_env(config: KitConfig) -> dict[str, str]:
+    """The sandbox's limits from the course's settings (``autograder.sandbox`` reads them)."""
+    return {"KIT_SANDBOX_MEMORY_BYTES": str(config.memory_limit_mb * 2**20),
+            "KIT_SANDBOX_PROCESSES": str(config.process_limit),
+            "KIT_SANDBOX_DISK_BYTES": str(config.disk_quota_mb * 2**20),
+            "KIT_SANDBOX_MAX_OUTPUT": str(config.max_output_chars)}
+
+
 def sandbox_env(work: Path, hide: list[Path], config: KitConfig) -> dict[str, str]:
-    """Environment of one worker's nbgrader: its kernel spec, and what the sandboxed kernel must not see."""
+    """Environment of one worker's nbgrader: its kernel spec, its limits, and what the sandboxed kernel must not
+    see."""
     return {"JUPYTER_PATH": str(work / "jupyter"),
             "KIT_SANDBOX_HIDE": os.pathsep.join(str(p) for p in hide),
             "KIT_SANDBOX_BLANK": str(work / "gradebook.db"),
             "KIT_SANDBOX_PIDS": str(work / "pids"),
-            "KIT_SANDBOX_MEMORY_BYTES": str(config.memory_limit_mb * 2**20),
-            "KIT_SANDBOX_MAX_OUTPUT": str(config.max_output_chars)}
+            **limits_env(config)}
 
 
-def merge_submission(worker_root: Path, root: Path, assignment: str, student: str) -> None:
+def copy_submission(src: Gradebook, dst: Gradebook, assignment: str, student: str) -> None:
+    """Replace one student's submission in gradebook ``dst`` by its copy from ``src`` (scores, comments, flags).
+
+    Raises MissingEntry when ``src`` has none. Open gradebooks, so that a merge of many submissions (the shards'
+    merge, ``autograder.shard``) opens each once.
+    """
+    done = src.find_submission(assignment, student)
+    dst.update_or_create_student(student)
+    try:
+        dst.remove_submission(assignment, student)
+    except MissingEntry:
+        pass
+    dst.db.expire_all()  # forget the removed rows before adding the new ones
+    with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush warning
+        warnings.simplefilter("ignore", SAWarning)
+        made = dst.add_submission(assignment, student, timestamp=done.timestamp, extension=done.extension)
+    # The new rows through the submission's own relationships (not a query per cell: merges of many submissions).
+    targets = {nb.name: nb for nb in made.notebooks}
+    for notebook in done.notebooks:
+        target = targets[notebook.name]
+        target.flagged = notebook.flagged
+        target.late_submission_penalty = notebook.late_submission_penalty
+        grades, comments = {g.name: g for g in target.grades}, {c.name: c for c in target.comments}
+        for grade in notebook.grades:
+            into = grades[grade.name]
+            into.auto_score, into.manual_score = grade.auto_score, grade.manual_score
+            into.extra_credit, into.needs_manual_grade = grade.extra_credit, grade.needs_manual_grade
+        for comment in notebook.comments:
+            into = comments[comment.name]
+            into.auto_comment, into.manual_comment = comment.auto_comment, comment.manual_comment
+    dst.db.commit()
+
+
+def merge_submission(worker_root: Path, root: Path, assignment: str, student: str) -> list[str]:
     """Copy one student's autograded results from a worker's gradebook and folders into the course's.
 
-    Only the calling (main) process writes the course gradebook, one submission at a time.
+    Only the calling (main) process writes the course gradebook, one submission at a time. Of the worker's
+    folders only folders and regular files of one link are copied (``autograder.shard.copy_regular``: no
+    symbolic or hard link, FIFO or device is followed or copied); returns what was left out.
     """
     with Gradebook(f"sqlite:///{worker_root / 'gradebook.db'}") as src, \
             Gradebook(f"sqlite:///{root / 'gradebook.db'}") as dst:
-        done = src.find_submission(assignment, student)
-        dst.update_or_create_student(student)
-        try:
-            dst.remove_submission(assignment, student)
-        except MissingEntry:
-            pass
-        dst.db.expire_all()  # forget the removed rows before adding the new ones
-        with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush warning
-            warnings.simplefilter("ignore", SAWarning)
-            dst.add_submission(assignment, student, timestamp=done.timestamp, extension=done.extension)
-        for notebook in done.notebooks:
-            target = dst.find_submission_notebook(notebook.name, assignment, student)
-            target.flagged = notebook.flagged
-            target.late_submission_penalty = notebook.late_submission_penalty
-            for grade in notebook.grades:
-                into = dst.find_grade(grade.name, notebook.name, assignment, student)
-                into.auto_score, into.manual_score = grade.auto_score, grade.manual_score
-                into.extra_credit, into.needs_manual_grade = grade.extra_credit, grade.needs_manual_grade
-            for comment in notebook.comments:
-                into = dst.find_comment(comment.name, notebook.name, assignment, student)
-                into.auto_comment, into.manual_comment = comment.auto_comment, comment.manual_comment
-        dst.db.commit()
+        copy_submission(src, dst, assignment, student)
+    from autograder.shard import copy_regular  # (shard imports this module)
+
+    left: list[str] = []
     for kind in ("submitted", "autograded"):
         made = worker_root / kind / student / assignment
         target = root / kind / student / assignment
-        if target.exists():
-            shutil.rmtree(target)
-        if made.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(made), str(target))
+        if target.is_symlink():
+            target.unlink()
+        elif target.exists():
+            shutil.rmtree(target)  # (rmtree never follows a link inside)
+        if made.is_symlink():
+            left.append(str(made))
+        elif made.is_dir():
+            left += copy_regular(made, target)
+            shutil.rmtree(made)
+    return left
 
 
 def forget_submission(root: Path, assignment: str, student: str) -> None:
@@ -266,6 +304,38 @@ def record_zero(root: Path, assignment: str, student: str) -> None:
             for grade in notebook.grades:
                 grade.auto_score, grade.needs_manual_grade = 0.0, False
         gb.db.commit()
+
+
+def gradebook_sound(db: Path) -> bool:
+    """Whether ``db`` is an SQLite database that passes its integrity check and holds nbgrader's grades."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            ok = con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            return ok and con.execute("SELECT name FROM sqlite_master WHERE name = 'grade'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+@contextlib.contextmanager
+def gradebook_kept(root: Path, log=print, keep: int = 5):
+    """Back the course gradebook up before a batch (an SQLite backup, ``gradebook.db.bak-<UTC time>``, the last
+    ``keep`` kept); should the batch end with the gradebook unreadable, however it ended, the backup is put back,
+    so a batch never loses a grade recorded before it."""
+    db = root / "gradebook.db"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = root / f"gradebook.db.bak-{stamp}"
+    with contextlib.closing(sqlite3.connect(db)) as src, contextlib.closing(sqlite3.connect(backup)) as dst:
+        src.backup(dst)
+    for old in sorted(root.glob("gradebook.db.bak-*"))[:-keep]:
+        old.unlink(missing_ok=True)
+    try:
+        yield backup
+    finally:
+        if not gradebook_sound(db):
+            log(f"ERROR: the course gradebook was damaged during the batch: {backup.name} put back")
+            fresh = root / ".gradebook.db.restoring"
+            shutil.copyfile(backup, fresh)
+            os.replace(fresh, db)
 
 
 def default_workers() -> int:
@@ -308,7 +378,8 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     if not (root / "gradebook.db").exists() or not all((root / "release" / a).exists() for a in config.assignments):
         generate_assignments(config, root)
     workers = workers or default_workers()
-    sandbox_status = probe()
+    sandbox_status = probe(env=limits_env(config))
+    sweep_cgroups()  # sandboxes' cgroups a killed grader left behind
     if not sandbox_status.startswith("isolated"):
         log(f"WARNING: the grading sandbox is {sandbox_status}: student code can reach this machine's files, "
             "processes and network. Grade hostile submissions inside a throw-away container or VM.")
@@ -316,7 +387,7 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
     # threads than cores (oversubscribed OpenMP threads spin and slow everything).
     threads_each = str(max(1, (os.cpu_count() or 1) // (2 * workers)))
     kernel_env = {"OMP_NUM_THREADS": threads_each, "MKL_NUM_THREADS": threads_each}
-    with tempfile.TemporaryDirectory(prefix="kit-grading-") as scratch:
+    with gradebook_kept(root, log), tempfile.TemporaryDirectory(prefix="kit-grading-") as scratch:
         releases = release_notebooks(config, root)
         unpacked, workdir = Path(scratch) / "unpacked", Path(scratch) / "workers"
         submissions, problems, collected = collect_submissions(Path(folder), config, unpacked, releases, roster)
@@ -368,7 +439,8 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
                     record_zero(root, sub.assignment, sub.student)
                     continue
                 try:
-                    merge_submission(work, root, sub.assignment, sub.student)
+                    for path in merge_submission(work, root, sub.assignment, sub.student):
+                        log(f"  {key}: not copied (not a regular file of one link): {path}")
                 except MissingEntry:
                     errors.setdefault((sub.student, sub.assignment), "nbgrader recorded no submission")
                     record_zero(root, sub.assignment, sub.student)
