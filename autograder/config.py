@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
             "release notebook's first cell (a .zip URL or a git repository).", "course.bundle_url"),
     Setting("colab_base", str, REQUIRED, "Where the release notebooks are published on GitHub, for the Open in "
             "Colab badges.", "course.colab_base"),
+    Setting("notebooks_dir", str, str(NOTEBOOKS_DIR), "The folder of the source notebooks; relative to kit.toml's "
+            "folder (the kit's notebooks/ when not given).", "course.notebooks_dir"),
     Setting("cell_timeout_s", int, 120, "Seconds a grading kernel may spend on one cell (nbgrader's default is "
             "30).", "grading.cell_timeout_s"),
     Setting("notebook_timeout_s", int, 900, "Seconds one submitted notebook may take to grade.",
@@ -98,7 +100,7 @@ def _source_notebook(self, assignment: str) -> Path:
     """The nbgrader source notebook (with solutions and hidden tests) of ``assignment``."""
     if assignment not in self.assignments:
         raise ValueError(f"unknown assignment {assignment!r}; kit.toml lists {list(self.assignments)}")
-    return NOTEBOOKS_DIR / f"{assignment}.ipynb"
+    return Path(self.notebooks_dir) / f"{assignment}.ipynb"
 
 
 # Settings an instructor sets once: one field per entry of SETTINGS, in its order.
@@ -126,6 +128,7 @@ def load_config(path: str | Path = KIT_ROOT / "kit.toml") -> KitConfig:
                 raise ValueError(f"{path} lacks the setting {key!r} (in [{section}])")
             continue
         values[setting.name] = _convert(setting, value)
+    values["notebooks_dir"] = str(path.parent.resolve() / values.get("notebooks_dir", NOTEBOOKS_DIR))
     return KitConfig(**values)
 
 
