@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             result = grade_folder(args.folder, config, root, log=log, workers=args.workers, roster=roster)
         print(format_table(result))
         for key, title in (("superseded", "not graded (an earlier file)"), ("not_on_roster", "not on the roster"),
-                           ("missing", "on the roster, no submission (0)"), ("identity_warnings", "identities")):
+                           ("missing", "on the roster, no submission (0)"), ("identity_warnings", "identities"),
+                           ("identity_conflicts", "a zip's inside names someone else")):
             for line in result.get(key, []):
                 print(f"{title}: {line}")
         print(format_report(result.get("similar", [])))

@@ -168,7 +168,8 @@ def record_students(root: Path, students: dict[str, dict], roster: Roster | None
 
 def report(result: dict, collected, roster: Roster | None, root: Path) -> dict:
     """What ``grade`` adds to its result about identities: errors for unidentified files, superseded files,
-    students off the roster and roster students with no submission (scored 0, listed as ``missing``)."""
+    students off the roster, roster students with no submission (scored 0, listed as ``missing``) and files whose
+    zip's inside names someone other than its uploader (``identity_conflicts``, for a person)."""
     record_students(root, collected.students, roster)
     if roster is not None:
         roster.save(root / "roster.csv")
@@ -189,5 +190,6 @@ def report(result: dict, collected, roster: Roster | None, root: Path) -> dict:
         students.setdefault(sid, {})["name"] = student.name or students.get(sid, {}).get("name")
         students[sid]["on_roster"] = True
     return {"errors": errors, "superseded": collected.superseded, "not_on_roster": collected.not_on_roster,
-            "missing": missing, "identity_warnings": collected.warnings, "students": students,
+            "missing": missing, "identity_warnings": collected.warnings,
+            "identity_conflicts": collected.conflicts, "students": students,
             "files": {f"{s}/{a}": origin for (s, a), origin in collected.origins.items()}}

@@ -183,3 +183,121 @@ def test_roster_errors(tmp_path):
     ok.write_text("username,First Name,Last Name,Email Address\nal,Alice,Smith,al@x\n")
     student = Roster.load(ok).students["al"]
     assert (student.name, student.email, student.first_last) == ("Alice Smith", "al@x", ("Alice", "Smith"))
+
+
+# ------------------------------------------------------------------------ links: discovery never follows one
+
+def test_discovery_never_follows_a_link_nor_reads_a_hard_link_or_special_file(tmp_path):
+    outside = write(tmp_path, "course/source/dcgan/dcgan.ipynb", "dcgan")  # what a link would make graded
+    folder = tmp_path / "subs"
+    write(folder, "alice/dcgan.ipynb", "dcgan")
+    (folder / "mallory").mkdir()
+    (folder / "mallory" / "dcgan.ipynb").symlink_to(outside)
+    (folder / "trudy").symlink_to(outside.parent, target_is_directory=True)
+    (folder / "eve").mkdir()
+    os.link(outside, folder / "eve" / "dcgan.ipynb")
+    (folder / "oscar").mkdir()
+    os.mkfifo(folder / "oscar" / "dcgan.ipynb")
+    write(folder, "bob/dcgan/dcgan.ipynb", "dcgan")
+    (folder / "bob" / "dcgan" / "timestamp.txt").symlink_to(outside)  # never read through the link either
+    with zipfile.ZipFile(folder / "walter_dcgan.zip", "w") as archive:
+        link = zipfile.ZipInfo("dcgan.ipynb")
+        link.external_attr = (0o120777 << 16)  # a symbolic link member, as `zip -y` stores one
+        archive.writestr(link, str(outside))
+    got, subs = run(folder, tmp_path)
+    assert set(subs) == {("alice", "dcgan"), ("bob", "dcgan")}
+    skipped = "\n".join(got.skipped)
+    for name, why in (("mallory/dcgan.ipynb", "symbolic link"), ("trudy", "symbolic link"),
+                      ("eve/dcgan.ipynb", "hard link"), ("oscar/dcgan.ipynb", "not a regular file"),
+                      ("walter_dcgan.zip:dcgan.ipynb", "symbolic link inside a zip")):
+        line = next((s for s in got.skipped if s.startswith(name + ":")), "")
+        assert why in line, f"{name} not skipped as {why!r}:\n{skipped}"
+    assert not any(p.is_symlink() for p in (tmp_path / "scratch").rglob("*")), "a zip made a link"
+
+
+# ------------------------------------------------------------- identity from the uploader, never from a zip's inside
+
+# Mallory's upload in each layout (her place), Alice's own upload beside it, and inner paths naming Alice.
+UPLOADS = {
+    "nbgrader": ("submitted/mallory/dcgan/work.zip", "submitted/alice/dcgan/dcgan.ipynb", "mallory", "alice", None),
+    "moodle": ("Mallory Jones_555_assignsubmission_file_/work.zip",
+               "Alice Smith_101_assignsubmission_file_/dcgan.ipynb", "Mallory_Jones", "Alice_Smith", None),
+    "canvas": ("jonesmallory_77_999_work.zip", "smithalice_4242_900_dcgan.ipynb", "77", "4242", None),
+    "folder": ("mallory/work.zip", "alice/dcgan.ipynb", "mallory", "alice", None),
+    "pattern": ("hw_mallory_attempt_2026-01-30-15-00-00_dcgan.zip", "hw_alice_attempt_2026-01-30-14-00-00_dcgan.ipynb",
+                "mallory", "alice", r"(?P<student_id>[a-z]+)_attempt_(?P<timestamp>[0-9\-]+)"),
+    "file name": ("mallory_dcgan.zip", "alice_dcgan.ipynb", "mallory", "alice", None),
+}
+INSIDE = ("Alice Smith_101_assignsubmission_file_/dcgan.ipynb", "smithalice_4242_999999_dcgan.ipynb",
+          "alice/dcgan/dcgan.ipynb", "hw_alice_attempt_2027-12-31-23-59-59_dcgan.ipynb", "alice/dcgan.ipynb",
+          "Alice_Smith/dcgan/dcgan.ipynb", "4242/dcgan/dcgan.ipynb")
+
+
+@pytest.mark.parametrize("layout", sorted(UPLOADS))
+@pytest.mark.parametrize("inner", INSIDE)
+def test_a_zip_belongs_to_its_uploader_whatever_its_inside_names(tmp_path, layout, inner):
+    zip_path, alice_path, mallory, alice, pattern = UPLOADS[layout]
+    folder = tmp_path / "subs"
+    mine = write(folder, alice_path, "dcgan", mtime=1000)
+    (folder / zip_path).parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / zip_path, "w") as archive:
+        info = zipfile.ZipInfo(inner, date_time=(2027, 12, 31, 23, 59, 59))  # "later" than Alice's file
+        archive.writestr(info, "dcgan")
+    os.utime(folder / zip_path, (2000, 2000))
+    got, subs = run(folder, tmp_path, pattern=pattern)
+    assert set(subs) == {(alice, "dcgan"), (mallory, "dcgan")}, got
+    assert subs[(alice, "dcgan")] == mine and not got.superseded
+    assert inner.split("/")[-1] == subs[(mallory, "dcgan")].name
+    # A layout that names a person (Moodle, Canvas, nbgrader, the pattern) is a conflict; a plain folder only when
+    # it is another student's id in the batch.
+    expected = (inner.startswith("hw_") and pattern is not None) or inner not in ("alice/dcgan.ipynb", INSIDE[3]) \
+        or (inner == "alice/dcgan.ipynb" and alice == "alice")
+    assert len(got.conflicts) == expected, (layout, inner, got.conflicts)
+    assert all(f"uploaded by {mallory}" in c and "a person should check" in c for c in got.conflicts)
+
+
+def test_a_zip_with_no_uploader_alone_is_never_anyones(tmp_path):
+    folder = tmp_path / "subs"
+    write(folder, "alice/dcgan.ipynb", "dcgan")
+    (folder / "bob").mkdir()
+    with zipfile.ZipFile(folder / "bob" / "dcgan.zip", "w") as archive:  # Bob's folder: Bob's, whatever it holds
+        archive.writestr("alice/dcgan/dcgan.ipynb", "dcgan")
+    got, subs = run(folder, tmp_path)
+    assert set(subs) == {("alice", "dcgan"), ("bob", "dcgan")} and "alice" in got.conflicts[0]
+
+
+def test_a_bulk_zip_is_read_by_its_layout_and_never_replaces_a_file_from_outside(tmp_path):
+    folder = tmp_path / "subs"
+    alice = write(folder, "Alice Smith_101_assignsubmission_file_/dcgan.ipynb", "dcgan", mtime=1000)
+    with zipfile.ZipFile(folder / "dcgan-download.zip", "w") as archive:  # two students inside: a download
+        for who in ("Alice Smith_101", "Bob Jones_102"):
+            archive.writestr(zipfile.ZipInfo(f"{who}_assignsubmission_file_/dcgan.ipynb", (2027, 1, 1, 0, 0, 0)),
+                             "dcgan")
+    got, subs = run(folder, tmp_path)
+    assert set(subs) == {("Alice_Smith", "dcgan"), ("Bob_Jones", "dcgan")}
+    assert subs[("Alice_Smith", "dcgan")] == alice and not got.superseded
+    assert "dcgan-download.zip" in got.warnings[0] and "only by the inside of dcgan-download.zip" in got.conflicts[0]
+
+
+def test_an_honest_zip_of_ones_own_folder_is_no_conflict(tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "smithalice_4242_900_submission.zip", "w") as archive:
+        archive.writestr("Alice Smith/dcgan/dcgan.ipynb", "dcgan")  # her own name, first-last
+        archive.writestr("smithalice_dqn.ipynb", "dqn")
+    write(folder, "jonesbob_17_950_dcgan.ipynb", "dcgan")
+    got, subs = run(folder, tmp_path)
+    assert set(subs) == {("4242", "dcgan"), ("4242", "dqn"), ("17", "dcgan")} and not got.conflicts
+
+
+def test_the_roster_tells_who_a_zips_inside_names(tmp_path):
+    roster_csv = tmp_path / "roster.csv"
+    roster_csv.write_text("id,name,email\ns001,Alice Smith,alice@uni.edu\ns002,Mallory Jones,mj@uni.edu\n")
+    folder = tmp_path / "subs"
+    (folder / "mj").mkdir(parents=True)
+    with zipfile.ZipFile(folder / "mj" / "work.zip", "w") as archive:
+        archive.writestr("alice/dcgan.ipynb", "dcgan")  # a folder naming Alice by her email's user name
+    write(folder, "mj/dqn.ipynb", "dqn")
+    got, subs = run(folder, tmp_path, roster=Roster.load(roster_csv))
+    assert set(subs) == {("s002", "dcgan"), ("s002", "dqn")}
+    assert len(got.conflicts) == 1 and "names s001" in got.conflicts[0]
