@@ -1,4 +1,7 @@
-"""The notebook conventions (helpers/core/notebook_format.py) hold in every source notebook, and their users agree."""
+"""The notebook conventions (helpers/core/notebook_format.py) hold in every source notebook kit.toml lists, and
+their users agree: the setup cell first, no outputs, unique grade ids, the marker conventions once released, the
+notebook's OUT folder. The checks are functions of a notebook's path, so a notebook added to kit.toml is checked
+without naming it here (tests/core/test_layout.py checks that with a tiny eighth notebook)."""
 
 from __future__ import annotations
 
@@ -8,23 +11,31 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.config import load_config
 from autograder.repair import add_markers
+from autograder.setup_cell import SETUP_CELL
 from helpers.core import notebook_format as fmt
 from helpers.core.writeup import notebook_name
 
-KIT_ROOT = Path(__file__).resolve().parents[2]
-SOURCE_NOTEBOOKS = sorted((KIT_ROOT / "notebooks").glob("*.ipynb"))
+CONFIG = load_config()
+SOURCE_NOTEBOOKS = [CONFIG.source_notebook(a) for a in CONFIG.assignments]
 
 
-def test_there_are_source_notebooks():
-    assert len(SOURCE_NOTEBOOKS) >= 7
-
-
-@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_graded_cell_follows_the_conventions_once_released(path):
+def notebook_problems(path: Path) -> list[str]:
+    """What is wrong with source notebook ``path``: the invariants every graded notebook keeps (empty: none)."""
     source = nbformat.read(path, as_version=4)
+    problems = []
+    code = [c for c in source.cells if c.cell_type == "code"]
+    if not code or code[0].source != SETUP_CELL.rstrip("\n"):
+        problems.append("the first code cell is not the setup cell (autograder/setup_cell.py)")
+    if any(c.get("outputs") or c.get("execution_count") for c in code):
+        problems.append("committed with outputs (clear them)")
+    if notebook_name(source) != path.stem:
+        problems.append(f"its writeup name is {notebook_name(source)!r}, not {path.stem!r}")
+    if not any(f'OUT = "{fmt.out_folder(path.stem)}"' in c.source for c in code):
+        problems.append(f'no cell sets OUT = "{fmt.out_folder(path.stem)}"')
     released = add_markers(copy.deepcopy(source))  # what the release writes into each graded cell
-    problems, tests, ids = [], 0, []
+    tests, ids = 0, []
     for cell in released.cells:
         role = fmt.cell_role(cell)
         if role in (fmt.ANSWER, fmt.TEST):
@@ -33,17 +44,24 @@ def test_every_graded_cell_follows_the_conventions_once_released(path):
         if role == fmt.TEST:
             tests += 1
             # The grading kernel's guard runs only before cells that start with the test marker.
-            assert cell.source.startswith(fmt.TEST_MARKER), f"{path.name}: {fmt.grade_id(cell)}"
-    assert not problems, f"{path.name}: " + "; ".join(problems)
-    assert tests >= 1, f"{path.name} has no test cell"
-    assert len(ids) == len(set(ids)), f"{path.name}: duplicated grade ids"
+            if not cell.source.startswith(fmt.TEST_MARKER):
+                problems.append(f"{fmt.grade_id(cell)} does not start with the test marker")
+    if not tests:
+        problems.append("no test cell")
+    if len(ids) != len(set(ids)):
+        problems.append("duplicated grade ids")
+    return problems
+
+
+def test_every_source_notebook_is_listed_in_kit_toml():
+    assert len(SOURCE_NOTEBOOKS) >= 7
+    on_disk = {p.stem for p in Path(CONFIG.notebooks_dir).glob("*.ipynb")}
+    assert on_disk == set(CONFIG.assignments), "add the notebook's line to kit.toml's assignments"
 
 
 @pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_notebook_names_its_out_folder(path):
-    nb = nbformat.read(path, as_version=4)
-    assert notebook_name(nb) == path.stem
-    assert any(f'OUT = "{fmt.out_folder(path.stem)}"' in c.source for c in nb.cells if c.cell_type == "code")
+def test_every_notebook_keeps_the_invariants(path):
+    assert not notebook_problems(path), f"{path.name}: " + "; ".join(notebook_problems(path))
 
 
 def test_markers_round_trip():
@@ -88,4 +106,4 @@ def test_the_grading_kernel_uses_the_same_test_marker():
     # The guard the grading kernel runs restores patched functions only before cells with this marker.
     from autograder.sandbox import KERNEL_GUARD
 
-    assert f"marker = {fmt.TEST_MARKER!r}" in KERNEL_GUARD
+    assert repr(fmt.TEST_MARKER) in KERNEL_GUARD
