@@ -1,31 +1,32 @@
-"""The corpus of wrong and correct answers (tests/corpus): as large as promised, mutants caught by their own test
-and no other, every correct variant at full marks (in-process predictions of a sample; KIT_CORPUS=full: all), and
-another part graded through the real grader by the test_grading* modules."""
+"""The corpus of wrong and correct answers (tests/corpus/<assignment>.py, one per notebook kit.toml lists): as large
+as promised, mutants caught by their own test and no other, every correct variant at full marks (in-process
+predictions of a sample; KIT_CORPUS=full: all), and another part graded through the real grader by
+tests/test_grading.py."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import pytest
 
-import tests.corpus
-from tests.corpus import dcgan, dqn, stylegan2, toy_gan
-from tests.corpus.common import check, in_suite, predict_in_subprocess, predicted_in_suite
+from autograder.config import load_config
+from tests.corpus.common import check, corpus_of, in_suite, predict_in_subprocess, predicted_in_suite
 
-# Every corpus module (tests/corpus/<notebook>.py), the graded notebooks' and the labs'.
-CORPORA = [importlib.import_module(f"tests.corpus.{m.name}") for m in pkgutil.iter_modules(tests.corpus.__path__)
-           if m.name != "common"]
+ASSIGNMENTS = load_config().assignments
 
 
-def _name(corpus) -> str:
-    return corpus.__name__.rsplit(".", 1)[-1]
+def promised_size(assignment: str) -> tuple[int, int]:
+    """(mutants, correct variants) a corpus holds at least: the graded notebooks 15 and 3 (the README's promise),
+    the optional labs (``lab_*``) 2 and 0."""
+    return (2, 0) if assignment.startswith("lab_") else (15, 3)
 
 
-@pytest.mark.parametrize("corpus", [dcgan, stylegan2, dqn, toy_gan], ids=_name)
-def test_every_graded_notebook_has_fifteen_mutants_and_three_correct_variants(corpus, monkeypatch):
-    assert len(corpus.MUTANTS) >= 15 and len(corpus.VARIANTS) >= 3
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_notebook_has_a_corpus_as_large_as_promised_and_the_suite_sees_every_targeted_test(assignment,
+                                                                                                  monkeypatch):
+    corpus = corpus_of(assignment)
+    mutants, variants = promised_size(assignment)
+    assert len(corpus.MUTANTS) >= mutants and len(corpus.VARIANTS) >= variants
     assert all(m.fails in corpus.AUTO_TESTS for m in corpus.MUTANTS.values())
+    assert all(m.may_fail <= set(corpus.AUTO_TESTS) for m in corpus.MUTANTS.values())
     monkeypatch.delenv("KIT_CORPUS", raising=False)
     sample = in_suite(corpus.MUTANTS)
     assert set(sample) <= set(corpus.MUTANTS)
@@ -36,13 +37,14 @@ def test_every_graded_notebook_has_fifteen_mutants_and_three_correct_variants(co
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("corpus", CORPORA, ids=_name)
-def test_mutants_lose_their_own_tests_points_and_every_variant_keeps_all(corpus):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_mutants_lose_their_own_tests_points_and_every_variant_keeps_all(assignment):
     """Every variant and a third of the mutants (all with KIT_CORPUS=full), predicted in a fresh process (source
     test cells, hidden parts included, run on each case's answers); bench/grading_quality.py measures the whole
     corpus through the real grader."""
+    corpus = corpus_of(assignment)
     mutants = predicted_in_suite(corpus.MUTANTS)
-    scores = predict_in_subprocess(_name(corpus), sorted(mutants))
+    scores = predict_in_subprocess(assignment, sorted(mutants))
     found = check(scores, corpus.AUTO_TESTS, mutants, corpus.VARIANTS)
     assert not found["false_failures"], f"correct answers lost points: {found['false_failures']}"
     assert not found["wrong"], f"mutants not caught by their own test alone: {found['wrong']}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 
@@ -56,15 +57,32 @@ def submission(release: Path, source: Path, edits: Iterable[Edit] = ()) -> nbfor
     return filled_release(release, source, grouped)
 
 
+def corpus_of(assignment: str) -> ModuleType:
+    """The corpus of a notebook that kit.toml lists: the module ``tests/corpus/<assignment>.py`` with
+    ``AUTO_TESTS`` ({test grade_id: points}), ``MANUAL_POINTS``, ``MUTANTS`` and ``VARIANTS``."""
+    import importlib
+
+    corpus = importlib.import_module(f"tests.corpus.{assignment}")
+    missing = [n for n in ("AUTO_TESTS", "MANUAL_POINTS", "MUTANTS", "VARIANTS") if not hasattr(corpus, n)]
+    if missing:
+        raise AttributeError(f"tests/corpus/{assignment}.py lacks {missing}")
+    return corpus
+
+
 def write_cases(folder: Path, assignment: str, release: Path, source: Path, mutants: dict[str, Mutant],
-                variants: dict[str, Variant]) -> list[str]:
-    """Write the reference, every variant and every mutant as ``<student>_<assignment>.ipynb``; their ids."""
+                variants: dict[str, Variant], assignments: Iterable[str] | None = None) -> list[str]:
+    """Write the reference, every variant and every mutant as ``<student>_<assignment>.ipynb``; their ids.
+    ``assignments``: every notebook's name (default: kit.toml's), none of which a student id may hold."""
+    if assignments is None:
+        from autograder.config import load_config
+
+        assignments = load_config().assignments
     students = []
     cases = {"reference": (), **{f"variant_{k}": v.edits for k, v in variants.items()},
              **{f"mutant_{k}": m.edits for k, m in mutants.items()}}
     for student, edits in cases.items():
         # The grader takes the student id from the file name, less any assignment's name.
-        assert not any(a in student.lower() for a in ("dcgan", "stylegan2", "dqn", "toy_gan", "lab_")), student
+        assert not any(a in student.lower() for a in (*assignments, "lab_")), student
         nbformat.write(submission(release, source, edits), folder / f"{student}_{assignment}.ipynb")
         students.append(student)
     return students
