@@ -107,3 +107,80 @@ def generate_assignments(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> 
             raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}\n{proc.stderr}")
         released.append(root / "release" / assignment / f"{assignment}.ipynb")
     return released
+
+
+CUT_NOTE = "\n[output cut by the grader: over {limit} characters in this cell]\n"
+
+
+def _output_size(output: dict) -> int:
+    """Characters an output takes in the notebook file (every mime type's data; an error's traceback)."""
+    if output.get("output_type") == "stream":
+        return len(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return sum(len(str(x)) for x in (output.get("ename", ""), output.get("evalue", ""),
+                                         *output.get("traceback", [])))
+    data = output.get("data", {})
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
+
+
+def _cut_output(output: dict, room: int) -> dict | None:
+    """What of ``output`` fits in ``room`` characters: a stream's first characters, an error's name and what of
+    its message and traceback fits (it stays an error), else nothing (a display is not cut in the middle)."""
+    kind = output.get("output_type")
+    if kind == "stream" and room > 0:
+        return {**output, "text": output.get("text", "")[:room]}
+    if kind == "error":
+        ename = str(output.get("ename", ""))[:200]
+        evalue = str(output.get("evalue", ""))[:max(0, room - len(ename))]
+        kept, used = [], len(ename) + len(evalue)
+        for line in output.get("traceback", []):
+            if used + len(line) > room:
+                break
+            kept.append(line)
+            used += len(line)
+        return {**output, "ename": ename, "evalue": evalue, "traceback": kept}
+    return None
+
+
+def cap_outputs(nb: nbformat.NotebookNode, limit: int) -> int:
+    """Keep at most ``limit`` characters of output per code cell, whatever wrote it (the kernel's streams, display(),
+    a rich repr, an error); the rest is replaced by one note. Returns how many cells were cut."""
+    cut = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code" or not cell.get("outputs"):
+            continue
+        used, kept = 0, []
+        for output in cell.outputs:
+            size = _output_size(output)
+            if used + size <= limit:
+                kept.append(output)
+                used += size
+                continue
+            part = _cut_output(output, limit - used)
+            if part is not None:
+                kept.append(nbformat.from_dict(part))
+            kept.append(nbformat.v4.new_output("stream", name="stdout", text=CUT_NOTE.format(limit=limit)))
+            break
+        if len(kept) != len(cell.outputs) or kept[-1] is not cell.outputs[-1]:
+            cell.outputs = kept
+            cut += 1
+    return cut
+
+
+def cap_notebook_file(path: Path, limit: int) -> int:
+    """:func:`cap_outputs` on the notebook file ``path`` (nbgrader's autograded notebook), rewritten in place
+    (a new file renamed over it: nbgrader leaves it read-only). Returns how many cells were cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, encoding="utf-8") as f:
+        nb = nbformat.read(f, as_version=4)
+    cut = cap_outputs(nb, limit)
+    if cut:
+        mode = os.stat(path, follow_symlinks=False).st_mode & 0o777
+        fresh = path.with_name(f".{path.name}.capped")
+        fresh.unlink(missing_ok=True)
+        with open(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w",
+                  encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.chmod(fresh, mode)
+        os.replace(fresh, path)
+    return cut

@@ -33,7 +33,7 @@ def test_nothing_outlives_grading(outcome):
 
 
 def test_tricks_are_flagged_for_a_person(outcome):
-    assert outcome["sandbox"] == "isolated" or outcome["sandbox"].startswith("not isolated")
+    assert outcome["sandbox"].startswith(("isolated", "not isolated"))
     for case in ("input_transformer", "replaced_run_cell", "callbacks_cleared", "patching_thread",
                  "trace_skips_asserts", "spawns_survivors", "kills_its_parent", "kills_everyone",
                  "writes_site_packages", "writes_helpers", "other_gradebook"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.config import KIT_ROOT
-from autograder.sandbox import kill_recorded, probe
+from autograder.sandbox import CGROUP_PREFIX, CGROUP_ROOT, kill_recorded, probe
 
 ISOLATED = probe().startswith("isolated")
 pytestmark = pytest.mark.skipif(not ISOLATED, reason=f"no namespaces on this machine: {probe()}")
@@ -68,12 +68,12 @@ def test_only_its_own_folder_and_a_private_tmp_are_writable(folders, tmp_path):
     """, work, pids, env={"KIT_SANDBOX_HIDE": str(hidden), "KIT_SANDBOX_BLANK": str(blank)})
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert lines["helpers"] == "refused" and lines["site"] == "refused"
-    assert lines["own"] == "wrote" and (work / "own.txt").read_text() == "x"
+    assert lines["own"] == "wrote" and not (work / "own.txt").exists(), "its folder is a private copy"
     assert lines["tmp"] == "wrote" and not Path("/tmp/scratch.txt").exists()
     assert lines["secret"] == "False", "the host's /tmp is not visible"
     assert lines["hidden"] in ("[]", "gone")
     assert lines["pid"] == "1 processes 1", "a PID namespace of its own"
-    assert lines["status"] == "isolated"
+    assert lines["status"].startswith("isolated; limits: memory ")
     assert not (KIT_ROOT / "helpers" / "sandbox_probe.py").exists()
 
 
@@ -107,11 +107,13 @@ def test_killing_it_from_outside_ends_everything_and_nobody_waits(folders):
     while not list(pids.glob("*.pid")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1)
+    cgroups = list(pids.glob("*.pid"))[0].read_text().splitlines()[1:]
     assert kill_recorded(pids) == 1
     proc.wait(timeout=10)
     time.sleep(0.5)
     assert not _processes_with(marker)
     assert not list(pids.glob("*.pid"))
+    assert not [c for c in cgroups if os.path.exists(c)], "its cgroups are removed"
 
 
 def test_its_parent_is_out_of_reach(folders):
@@ -163,3 +165,110 @@ def test_peoples_folders_are_covered_but_the_kit_and_python_show(folders):
                                                                          "/media", "/opt", "/tmp"))
     first, second = out.strip().splitlines()
     assert first == f"{not under_covered} True" and second == "imports True"
+
+
+def _limits(work, pids, code: str, **env) -> str:
+    return _sandboxed(code, work, pids, env={k: str(v) for k, v in env.items()})
+
+
+def _own_cgroups() -> list[str]:
+    return [str(p) for p in CGROUP_ROOT.glob(f"**/{CGROUP_PREFIX}*") if p.is_dir()]
+
+
+def test_the_process_limit_holds_for_the_whole_sandbox(folders):
+    work, pids = folders
+    out = _limits(work, pids, """
+        import os, subprocess, sys, time
+        print(os.environ["KIT_SANDBOX_STATUS"])
+        started = []
+        for _ in range(40):
+            try:
+                started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+            except OSError:
+                break
+        print(len(started))
+        for p in started:
+            p.kill()
+    """, KIT_SANDBOX_PROCESSES=20)
+    status, count = out.strip().splitlines()
+    if "processes 20 (cgroup" not in status:
+        pytest.skip(f"no cgroup for the process limit here: {status}")
+    assert int(count) < 20, "the launcher's children share one limit of 20"
+
+
+def test_one_memory_limit_for_all_its_processes(folders):
+    work, pids = folders
+    out = _limits(work, pids, """
+        import os, subprocess, sys
+        print(os.environ["KIT_SANDBOX_STATUS"])
+        hold = "import time; block = bytearray(b'x') * (200 * 2**20); print('held', flush=True); time.sleep(4)"
+        procs = [subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        print(sum(p.wait() == 0 and "held" in p.stdout.read() for p in procs))
+    """, KIT_SANDBOX_MEMORY_BYTES=500 * 2**20)
+    status, held = out.strip().splitlines()
+    if "memory 500 MiB (cgroup" not in status:
+        pytest.skip(f"no cgroup for the memory limit here: {status}")
+    assert int(held) < 4, "four processes of 200 MiB each do not fit in one limit of 500 MiB"
+    assert int(held) >= 1, "one of them does"
+
+
+def test_one_disk_quota_for_every_folder_it_may_write(folders):
+    work, pids = folders
+    out = _limits(work, pids, """
+        import os
+        print(os.environ["KIT_SANDBOX_STATUS"])
+        block = b"z" * (40 * 2**20)
+        for path in ("own.bin", "/tmp/tmp.bin", "/dev/shm/shm.bin"):
+            try:
+                with open(path, "wb") as f:
+                    f.write(block)
+                print(path, "wrote")
+            except OSError as exc:
+                print(path, exc.errno)
+    """, KIT_SANDBOX_DISK_BYTES=100 * 2**20)
+    status, *lines = out.strip().splitlines()
+    assert "disk 100 MiB (tmpfs" in status
+    assert lines[:2] == ["own.bin wrote", "/tmp/tmp.bin wrote"]
+    assert lines[2] in ("/dev/shm/shm.bin 28", "/dev/shm/shm.bin 27"), "ENOSPC (or EFBIG): one quota for all"
+    assert not (work / "own.bin").exists()
+
+
+def test_the_real_folder_cannot_be_replaced_from_inside(folders, tmp_path):
+    work, pids = folders
+    (work / "dcgan.ipynb").write_text("the submission")
+    (work / "data").mkdir()
+    (work / "data" / "a.csv").write_text("1,2")
+    os.mkfifo(work / "pipe")
+    target = tmp_path / "gradebook.db"
+    target.write_text("grades")
+    out = _sandboxed(f"""
+        import os
+        print(sorted(os.listdir(".")), open("dcgan.ipynb").read(), open("data/a.csv").read())
+        os.remove("dcgan.ipynb")
+        os.symlink({str(target)!r}, "dcgan.ipynb")
+        os.mkfifo("other.ipynb")
+        os.chmod(".", 0o777)
+        print("done")
+    """, work, pids)
+    first, done = out.strip().splitlines()
+    assert first == "['data', 'dcgan.ipynb'] the submission 1,2", "a copy of its regular files (not the FIFO)"
+    assert done == "done"
+    assert (work / "dcgan.ipynb").read_text() == "the submission" and not (work / "dcgan.ipynb").is_symlink()
+    assert sorted(p.name for p in work.iterdir()) == ["data", "dcgan.ipynb", "pipe"]
+    assert target.read_text() == "grades"
+
+
+def test_its_cgroups_are_removed_when_it_ends(folders):
+    work, pids = folders
+    before = set(_own_cgroups())
+    out = _sandboxed("""
+        import os, subprocess, sys
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+        print(open("/proc/self/cgroup").read())
+    """, work, pids)
+    mine = [line.split(":", 2)[2] for line in out.splitlines() if CGROUP_PREFIX in line]
+    if not mine:
+        pytest.skip("no cgroup here")
+    time.sleep(0.5)
+    assert set(_own_cgroups()) - before == set()
