@@ -20,8 +20,8 @@ class Batch(NamedTuple):
 class ReplayMemory:
     """A ring buffer of transitions in preallocated tensors; uniform sampling with its own generator.
 
-    ``terminated`` is 1.0 only for a true terminal state (the pole fell, the cart left the track): a
-    time-limit truncation is not terminal, its next state still has a value to bootstrap from.
+    ``terminated`` is 1.0 only for a terminal state (the pole fell, the cart left the track); a time-limit
+    truncation is stored with 0.0.
     """
 
     def __init__(self, capacity: int, obs_size: int, device: torch.device | str = "cpu", seed: int = 0) -> None:

@@ -58,7 +58,8 @@ MUTANTS = {
         STEP, "next_q_values = agent.target_net(batch.next_states).max(dim=1).values",
         "best = agent.policy_net(batch.next_states).argmax(dim=1, keepdim=True)\n"
         "        next_q_values = agent.target_net(batch.next_states).gather(1, best).squeeze(1)", T_TD,
-        kind="another target than the handout's"),
+        kind="Double DQN target: Part 4 states the task's target (the max of target_net, no gradient), so it loses"
+             " test_td_loss's points with a message naming it"),
     "reward_left_out": mutant(STEP, "targets = batch.rewards + gamma", "targets = gamma", T_TD, kind="term missing"),
     "no_zero_grad": mutant(STEP, "    agent.optimizer.zero_grad()\n", "", T_OPT, kind="zero_grad missing"),
     "no_optimizer_step": mutant(STEP, "    agent.optimizer.step()\n", "", T_OPT, UPDATE, kind="step missing"),
@@ -114,4 +115,12 @@ VARIANTS = {
         EXPL, HYPER, "hyperparameters = dict(STARTING_VALUES, hidden_sizes=(64, 64), lr=1e-3, batch_size=64,\n"
         "                       gamma=0.99, learning_starts=1_000, target_update_every=500)",
         kind="the starting values, some of them changed"),
+    # The target as Part 4 states it, written as students do: detach() instead of no_grad, max(1)[0], a
+    # boolean mask for the terminal states.
+    "detached_target_and_where": variant(
+        STEP, NO_GRAD_TARGET,
+        "    next_q_values = agent.target_net(batch.next_states).detach().max(1)[0]\n"
+        "    next_q_values = torch.where(batch.terminated.bool(), torch.zeros_like(next_q_values), next_q_values)\n"
+        "    targets = batch.rewards + gamma * next_q_values\n",
+        kind="detach(), max(1)[0], torch.where mask"),
 }
