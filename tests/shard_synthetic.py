@@ -21,7 +21,7 @@ from autograder.course import nbgrader_env
 from autograder.shard import finish_shard, prepare_shard, read_manifest, shard_students
 
 
-def tiny_course(root: Path, assignments: tuple[str, ...] = ("alpha", "beta"), cells: int = 3) -> Path:
+def tiny_course(root: Path, assignments: tuple[str, ...] = ("dcgan", "dqn"), cells: int = 3) -> Path:
     """A course directory with a release and a gradebook of ``cells`` one-point test cells per assignment."""
     root.mkdir(parents=True)
     (root / "nbgrader_config.py").write_text("c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = 'tiny'\n")

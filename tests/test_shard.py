@@ -1,0 +1,203 @@
+"""Sharded grading (``autograder.shard``): the split, the manifest's checks and the merge, on synthetic shards.
+
+The shards here are what ``grade --shard`` leaves (tests/shard_synthetic.py: a course copy, a gradebook, notebooks,
+a manifest) without running a notebook; tests/test_slurm.py grades real submissions on a real Slurm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.__main__ import main as autograder_main
+from autograder.config import load_config
+from autograder.shard import (
+    EXIT_INCOMPLETE,
+    ShardError,
+    copy_regular,
+    merge_shards,
+    parse_shard,
+    shard_of,
+    shard_students,
+)
+from tests.shard_synthetic import cell_score, graded_shard, tiny_course
+
+CONFIG = load_config()
+ASSIGNMENTS = ("dcgan", "dqn")
+# Ten students; most hand in both notebooks, some one (a student's files must all land in one part).
+BATCH = {f"{name}{i}": list(ASSIGNMENTS[: 1 + i % 2]) for i, name in
+         enumerate(["ann", "Bob", "carl", "dora", "eve", "fay", "gus", "hal", "ida", "joe"])}
+
+
+def dump(course: Path) -> dict:
+    """Everything of the course gradebook a merge writes: students (names, emails), submissions, cell scores."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        students = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
+        cells = {}
+        for assignment in ASSIGNMENTS:
+            for submission in gb.assignment_submissions(assignment):
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        cells[(submission.student.id, assignment, grade.name)] = (grade.auto_score,
+                                                                                  grade.needs_manual_grade)
+    return {"students": students, "cells": cells}
+
+
+def expected_cells(students) -> dict:
+    return {(s, a, f"test_{i}"): (cell_score(s, a, f"test_{i}"), False)
+            for s in students for a in BATCH[s] for i in range(3)}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A tiny course, made once (a new gradebook costs nbgrader an alembic run)."""
+    return tiny_course(tmp_path_factory.mktemp("template") / "course", ASSIGNMENTS)
+
+
+@pytest.fixture()
+def course(template, tmp_path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "course"))
+
+
+def make_shards(course: Path, count: int = 3, unfinished: int | None = None) -> list[Path]:
+    dirs = [course.parent / "shards" / f"{i}-of-{count}" for i in range(1, count + 1)]
+    for index, shard_dir in enumerate(dirs, start=1):
+        graded_shard(course, shard_dir, index, count, BATCH, finish=index != unfinished)
+    return dirs
+
+
+def test_parse_shard():
+    assert parse_shard("2/8") == (2, 8)
+    for bad in ("0/3", "4/3", "1", "a/b", "1/2/3"):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+def test_the_split_is_by_student_balanced_and_the_same_in_any_order():
+    students = [f"s{i}" for i in range(23)] + ["Zed", "zed2", "ünï"]
+    parts = shard_of(students, 4)
+    assert parts == shard_of(list(reversed(students)), 4) == shard_of(set(students), 4)
+    sizes = [list(parts.values()).count(i) for i in range(1, 5)]
+    assert sorted(parts) == sorted(students) and max(sizes) - min(sizes) <= 1 and min(sizes) > 0
+    assert set().union(*(shard_students(students, i, 4) for i in range(1, 5))) == set(students)
+    assert sum(len(shard_students(students, i, 4)) for i in range(1, 5)) == len(students)  # disjoint
+    # A student's files are one key: every "student/assignment" of a student goes to the student's part.
+    assert shard_of(students, 1) == dict.fromkeys(students, 1)
+
+
+def test_merged_shards_give_the_whole_batch_and_merging_again_changes_nothing(course, capsys):
+    shards = make_shards(course)
+    before = (course / "gradebook.db").read_bytes()
+    assert before == (course / "gradebook.db").read_bytes()  # grading the shards wrote nothing into the course
+    args = ["--course-dir", str(course), "merge", *map(str, shards)]
+    assert autograder_main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(out[-1])
+    assert any(line.startswith("merged: 15 submissions of 10 students from 3 shards") for line in out)
+    assert result["not_merged"] == [] and result["unfinished"] == [] and result["absent_parts"] == []
+    first = dump(course)
+    assert first["cells"] == expected_cells(BATCH)
+    assert first["students"]["Bob1"] == ("Bob1", "Example", "Bob1@example.org")
+    assert result["scores"] == {s: {a: sum(cell_score(s, a, f"test_{i}") for i in range(3)) for a in BATCH[s]}
+                                for s in BATCH}
+    for student, assignments in BATCH.items():
+        for assignment in assignments:
+            assert (course / "autograded" / student / assignment / f"{assignment}.ipynb").is_file()
+    assert result["flags"] == {f"hal7/{a}": ["a synthetic flag"] for a in BATCH["hal7"]}
+    # Idempotent: the same shards merged again (or a shard re-graded alike) leave the same gradebook.
+    assert autograder_main(args) == 0
+    assert dump(course) == first
+    assert not list(course.glob(".gradebook.db.merging*"))
+
+
+def test_a_shard_of_another_release_is_refused_and_nothing_is_merged(course, capsys):
+    shards = make_shards(course)
+    release = course / "release" / "dqn" / "dqn.ipynb"
+    release.write_text(release.read_text().replace("answer_0", "answer_zero"))  # released again, changed
+    before = (course / "gradebook.db").read_bytes()
+    with pytest.raises(ShardError, match="another release.*release/dqn/dqn.ipynb"):
+        merge_shards(CONFIG, course, shards)
+    assert autograder_main(["--course-dir", str(course), "merge", *map(str, shards)]) == 2
+    assert "nothing merged" in capsys.readouterr().err
+    assert (course / "gradebook.db").read_bytes() == before and not (course / "autograded").exists()
+
+
+def test_a_shard_whose_own_release_copy_was_changed_is_refused(course):
+    shards = make_shards(course)
+    copy = shards[1] / "source" / "dcgan" / "dcgan.ipynb"
+    copy.write_text(copy.read_text() + " ")
+    with pytest.raises(ShardError, match="another release"):
+        merge_shards(CONFIG, course, shards)
+
+
+def test_a_student_in_two_shards_and_shards_of_two_splits_are_refused(course):
+    shards = make_shards(course)
+    twice = course.parent / "shards" / "copy-of-1"
+    shutil.copytree(shards[0], twice)
+    before = (course / "gradebook.db").read_bytes()
+    with pytest.raises(ShardError, match="graded in two shards"):
+        merge_shards(CONFIG, course, [*shards, twice])
+    other = course.parent / "shards" / "1-of-2"
+    graded_shard(course, other, 1, 2, BATCH)
+    with pytest.raises(ShardError, match="different batches"):
+        merge_shards(CONFIG, course, [shards[1], other])
+    assert (course / "gradebook.db").read_bytes() == before
+
+
+def test_a_killed_shard_is_not_merged_is_reported_and_its_rerun_completes_the_course(course, capsys):
+    shards = make_shards(course, unfinished=2)
+    killed = set(shard_students(set(BATCH), 2, 3))
+    assert json.loads((shards[1] / "shard.json").read_text())["state"] == "grading"
+    before = (course / "gradebook.db").read_bytes()
+    args = ["--course-dir", str(course), "merge", *map(str, shards)]
+    assert autograder_main(args) == EXIT_INCOMPLETE
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["unfinished"] == [str(shards[1])]
+    assert sorted(result["not_merged"]) == sorted(f"{s}/{a}" for s in killed for a in BATCH[s])
+    assert all(f"not merged yet: {key}" in out for key in result["not_merged"])
+    # The killed shard's half-graded students are not in the course; the others are.
+    assert dump(course)["cells"] == expected_cells(set(BATCH) - killed)
+    assert (course / "gradebook.db").read_bytes() != before
+    graded_shard(course, shards[1], 2, 3, BATCH)  # the shard graded again
+    assert autograder_main(args) == 0
+    assert dump(course)["cells"] == expected_cells(BATCH)
+
+
+def test_a_missing_part_is_reported(course, capsys):
+    shards = make_shards(course)
+    assert autograder_main(["--course-dir", str(course), "merge", str(shards[0]), str(shards[2])]) == EXIT_INCOMPLETE
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["absent_parts"] == ["2/3"]
+    assert {k.split("/")[0] for k in result["not_merged"]} == shard_students(set(BATCH), 2, 3)
+
+
+def test_merge_copies_regular_files_only(tmp_path):
+    source, secret = tmp_path / "made", tmp_path / "secret.txt"
+    (source / "inner").mkdir(parents=True)
+    secret.write_text("the course's answers")
+    (source / "inner" / "graded.ipynb").write_text("{}")
+    (source / "link.ipynb").symlink_to(secret)
+    (source / "dirlink").symlink_to(tmp_path)
+    os.link(secret, source / "hard.ipynb")
+    os.mkfifo(source / "pipe")
+    left = copy_regular(source, tmp_path / "copy")
+    assert sorted(Path(p).name for p in left) == ["dirlink", "hard.ipynb", "link.ipynb", "pipe"]
+    copied = sorted(p.relative_to(tmp_path / "copy").as_posix() for p in (tmp_path / "copy").rglob("*"))
+    assert copied == ["inner", "inner/graded.ipynb"]
+
+
+def test_a_shard_folder_cannot_hold_the_course(course, tmp_path):
+    with pytest.raises(ShardError, match="cannot hold the course"):
+        graded_shard(course, tmp_path, 1, 2, BATCH)
+    assert (course / "gradebook.db").is_file()
+
+
+def test_grade_shard_option_errors(course, tmp_path, capsys):
+    assert autograder_main(["--course-dir", str(course), "grade", str(tmp_path), "--shard", "4/3"]) == 2
+    assert "I must be between 1 and N" in capsys.readouterr().err
