@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.config import load_config
 from autograder.repair import add_markers
 from helpers.core import handin
 from helpers.core import notebook_format as fmt
@@ -99,12 +100,15 @@ def test_it_reads_colab_s_open_notebook(tmp_path, monkeypatch):
     assert where == "the notebook open in Colab" and nb == _filled()
 
 
-@pytest.mark.parametrize("name", ["dcgan", "stylegan2", "dqn", "toy_gan", "lab_mnist_digit", "lab_gan_mnist_cifar",
-                                  "lab_face_gan"])
+def ends_with_the_check(path: Path) -> bool:
+    """Whether source notebook ``path``'s last code cell runs the hand-in check of that notebook."""
+    last = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"][-1]
+    return f'check_before_handing_in("{path.stem}")' in last.source
+
+
+@pytest.mark.parametrize("name", load_config().assignments)
 def test_every_notebook_ends_with_the_check(name):
-    nb = nbformat.read(KIT_ROOT / "notebooks" / f"{name}.ipynb", 4)
-    last = [c for c in nb.cells if c.cell_type == "code"][-1]
-    assert f'check_before_handing_in("{name}")' in last.source
+    assert ends_with_the_check(load_config().source_notebook(name))
 
 
 def test_the_digit_lab_s_figures_are_found_in_the_student_s_digit_folder(tmp_path):
