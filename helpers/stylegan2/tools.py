@@ -3,8 +3,8 @@
 Each of the generator's ``num_ws`` layers takes its own copy of w. Style mixing feeds some layers (``col_styles``)
 the w of one latent (a "column") and the other layers the w of another (a "row"). The mixing itself is the
 students' ``style_mix`` (TODO 5 of the notebook), which :func:`style_mixing_grid` takes as an argument; this module
-only draws the figure and tells which resolution each w drives. What each group of layers controls is for the
-students to find out.
+only draws the figure. Which layers to mix, and what each group of layers controls, is for the students to find
+out (the notebook's TODO 6 and Question 3).
 """
 
 from __future__ import annotations
@@ -63,10 +63,3 @@ def style_mixing_grid(G: Generator, row_z: torch.Tensor, col_z: torch.Tensor, co
         tiles += [row_images[i: i + 1], mixed[i].to(row_images.device)]
     return image_grid(torch.cat(tiles), nrow=len(col_images) + 1)
 
-
-def layer_resolutions(G: Generator) -> list[int]:
-    """The resolution each of the ``num_ws`` ws drives (a block's ToRGB shares its w with the next block's conv)."""
-    resolutions: list[int] = []
-    for res in G.synthesis.block_resolutions:
-        resolutions += [res] * getattr(G.synthesis, f"b{res}").num_conv
-    return resolutions + [G.img_resolution] * (G.num_ws - len(resolutions))

@@ -76,6 +76,10 @@ MUTANTS = {
                            kind="order of the seeds"),
     "truncated_twice": mutant(SUB, "ws = G.mapping(z, None)", "ws = G.mapping(z, None, truncation_psi=truncation)",
                               T_SUB, kind="truncation applied twice"),
+    "truncation_by_the_mapping": mutant(
+        SUB, "ws = G.mapping(z, None)\n        w_avg = G.mapping.w_avg\n        ws = w_avg + (ws - w_avg) * truncation",
+        "ws = G.mapping(z, None, truncation_psi=truncation)", T_SUB,
+        kind="the mapping's own truncation instead of the truncation by hand (the TODO's point)"),
     "returns_pil_image": mutant(SUB, 'return G.synthesis(ws, noise_mode="const")',
                                 'return image_grid(G.synthesis(ws, noise_mode="const"), nrow=len(seeds))', T_SUB,
                                 kind="return type"),
@@ -131,6 +135,16 @@ VARIANTS = {
         SUB, "z = torch.cat([generate_latent_code(seed, 1, G.z_dim) for seed in seeds]).to(device)",
         "codes = [generate_latent_code(s, 1, G.z_dim)[0] for s in seeds]\n    z = torch.stack(codes).to(device)",
         kind="torch.stack of single codes"),
+    "subnetwork_lerp_and_explicit_psi_one": variant(
+        SUB, "ws = G.mapping(z, None)\n        w_avg = G.mapping.w_avg\n        ws = w_avg + (ws - w_avg) * truncation",
+        "w = G.mapping(z, None, truncation_psi=1)\n"
+        "        ws = torch.lerp(G.mapping.w_avg.expand_as(w), w, truncation)",
+        kind="torch.lerp towards w_avg, the mapping called with psi=1 spelled out"),
+    "images_from_the_subnetworks": variant(
+        IMG, 'images = G(z, None, truncation_psi=truncation, noise_mode="const")',
+        'w_avg = G.mapping.w_avg\n'
+        '        images = G.synthesis(w_avg + truncation * (G.mapping(z, None) - w_avg), noise_mode="const")',
+        kind="TODO 2 with the truncation by hand (mapping, then synthesis)"),
     "style_mix_batched": variant(
         MIX, """    styles = list(col_styles)
     rows = []
