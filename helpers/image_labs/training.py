@@ -139,8 +139,7 @@ def train_image_gan(
     device = pick_device(config.device)
     seed_everything(config.seed)
     G, D = generator.to(device), discriminator.to(device)
-    g_opt = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
-    d_opt = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+    g_opt, d_opt = (torch.optim.Adam(m.parameters(), lr=config.lr, betas=(config.beta1, config.beta2)) for m in (G, D))
 
     data = train_images.to(device)
     shuffle_rng = torch.Generator().manual_seed(config.seed)  # on the CPU: the same batches on every device
@@ -168,17 +167,12 @@ def train_image_gan(
         restore_rng_state(state["rng"], shuffle_rng, noise_rng)
 
     def save_samples(epoch: int) -> None:
-        G.eval()
-        with torch.no_grad():
-            save_grid(G(fixed_noise), out_dir / "samples" / f"epoch-{epoch:04d}.png", nrow=8)
-        G.train()
+        save_grid(generate_in_eval_mode(G, fixed_noise), out_dir / "samples" / f"epoch-{epoch:04d}.png", nrow=8)
 
     def checkpoint(epoch: int) -> None:
         if swd is not None:
-            G.eval()
-            with torch.no_grad():
-                fakes = G(torch.randn(swd.num_real, config.z_dim, device=device, generator=noise_rng))
-            G.train()
+            noise = torch.randn(swd.num_real, config.z_dim, device=device, generator=noise_rng)
+            fakes = generate_in_eval_mode(G, noise)
             history["swd"].append((epoch, swd(fakes)["swd_avg"]))
         run.save(epoch, step=step, G=G.state_dict(), D=D.state_dict(), g_opt=g_opt.state_dict(),
                  d_opt=d_opt.state_dict(), history=history, rng=rng_state(shuffle_rng, noise_rng))
@@ -186,14 +180,17 @@ def train_image_gan(
     began = time.perf_counter()
     G.train()
     D.train()
+    def update(index: torch.Tensor) -> tuple[int, dict[str, torch.Tensor]]:
+        """One call of ``step_fn`` on the images at ``index`` and fresh noise; its values stay on the device."""
+        nonlocal step
+        step += 1
+        got = step_fn(G, D, g_opt, d_opt, data[index.to(device)],
+                      torch.randn(len(index), config.z_dim, device=device, generator=noise_rng), step)
+        return step, {k: v.detach() for k, v in got.items()}
+
     for epoch in run.steps():
-        pending: list[tuple[int, dict[str, torch.Tensor]]] = []  # values stay on the device until the epoch ends
-        for batch in epoch_batches(len(data), config.batch_size, shuffle_rng, config.steps_per_epoch):
-            step += 1
-            real = data[batch.to(device)]
-            noise = torch.randn(len(batch), config.z_dim, device=device, generator=noise_rng)
-            values = step_fn(G, D, g_opt, d_opt, real, noise, step)
-            pending.append((step, {k: v.detach() for k, v in values.items()}))
+        pending = [update(index)
+                   for index in epoch_batches(len(data), config.batch_size, shuffle_rng, config.steps_per_epoch)]
         for s, values in pending:
             for key, value in values.items():
                 history.setdefault(key, []).append((s, float(value)))
@@ -224,6 +221,16 @@ def train_image_gan(
     if sample_paths:
         save_gif(sample_paths, out_dir / "samples.gif")
     return TrainResult(G, D, history, out_dir, sample_paths, time.perf_counter() - began)
+
+
+@torch.no_grad()
+def generate_in_eval_mode(generator: nn.Module, noise: torch.Tensor) -> torch.Tensor:
+    """``generator(noise)`` in eval mode (BatchNorm's running statistics, no dropout), then back to train mode."""
+    generator.eval()
+    try:
+        return generator(noise)
+    finally:
+        generator.train()
 
 
 @torch.no_grad()
