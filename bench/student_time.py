@@ -4,7 +4,7 @@
 
 Executes each source notebook (the reference solutions, hidden tests left out) top to bottom as a student's Run all
 would, except that every training run stops after a short timed slice (``KIT_TIME_SLICE``: a warm-up step, then
-``--slice`` timed steps; one epoch for epoch-based runs, see ``helpers.core.run.TimingSlice``). The estimate of a
+``--slice`` timed steps; one epoch for epoch-based runs, see ``bench.timing.TimingSlice``). The estimate of a
 notebook is its measured wall time, less the slices, plus each run's steps to do times its measured seconds per
 step. Periodic work inside a run (sample grids, SWD checkpoints, evaluations) is counted only as far as the slice
 holds some, and a DQN run that stops early once solved is counted at its full length: the figures are upper-bound-
@@ -61,7 +61,9 @@ def estimate(source: Path, slice_steps: int, scratch: Path, sliced: bool = True)
     times."""
     notebook = as_students_run_it(source, scratch / "notebooks" / source.name)
     log = scratch / f"{notebook.stem}-timing.jsonl"
-    env = {"KIT_FAST": "0", "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    # bench/kernel_startup/sitecustomize.py installs the timing slices (bench/timing.py) in the kernel.
+    env = {"KIT_FAST": "0", "PYTHONPATH": os.pathsep.join([str(ROOT / "bench" / "kernel_startup"), str(ROOT)]),
+           "MPLBACKEND": "Agg"}
     if sliced:
         env |= {"KIT_TIME_SLICE": str(slice_steps), "KIT_TIME_LOG": str(log)}
     began = time.perf_counter()

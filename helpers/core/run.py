@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -95,7 +94,6 @@ class Run:
         self.unit = unit
         self.start = 0  # steps done before this call (from the checkpoint)
         self.bar: Any = None
-        self.stop_at: int | None = None  # the last step of a timing slice (bench/student_time.py)
 
     def resume(self, map_location: torch.device | str | None = "cpu") -> dict[str, Any] | None:
         """The checkpoint's state to continue from, or None (no checkpoint: start from scratch).
@@ -122,24 +120,18 @@ class Run:
             resumed = f", resuming after {self.start:,}" if self.start else ""
             tqdm.write(f"{self.desc}: {self.length:,} {self.counter}s{resumed}; timing the first ones ...")
         timer = StepTimer(todo)
-        timing = TimingSlice.from_env(self.counter)
-        if timing is not None:  # the slice's last step does the periodic work, so that the cells after it run
-            self.stop_at = self.start + timing.planned(self)
         try:
             for step in self.bar:
                 yield step
                 seconds = timer.tick()
                 if seconds is not None and self.config.progress:
                     tqdm.write(estimate_line(self.desc, todo - timer.done, self.counter, seconds, self.device))
-                if timing is not None and timing.tick(self, step):
-                    return
         finally:
             self.bar.close()
 
     def due(self, step: int, every: int) -> bool:
-        """Whether periodic work done every ``every`` steps is due at ``step`` (always at the last step, and at the
-        last step of a timing slice)."""
-        return step % every == 0 or step == self.length or step == self.stop_at
+        """Whether periodic work done every ``every`` steps is due at ``step`` (always at the last step)."""
+        return step % every == 0 or step == self.length
 
     def show(self, **values: Any) -> None:
         """Show ``values`` (latest losses, ...) beside the progress bar."""
@@ -176,53 +168,6 @@ class StepTimer:
             return None
         self.reported = True
         return (now - self.started) / timed
-
-
-class TimingSlice:
-    """For ``bench/student_time.py``: run only the first steps of every run and note how long a step takes.
-
-    Set ``KIT_TIME_SLICE`` (steps timed after the first, warm-up, one) and ``KIT_TIME_LOG`` (a JSON-lines file):
-    each run then stops after its slice and appends ``{"desc", "counter", "todo", "seconds_per_step"}``, from
-    which the bench estimates the full run. The slice ends with one more step, which does the run's periodic work
-    (samples, checkpoint) so that the notebook's later cells find what they show; it is not timed. Epoch-based runs
-    time one epoch, warm-up and periodic work included. Never in fast mode.
-    """
-
-    def __init__(self, steps: int, log: Path) -> None:
-        self.steps, self.log = steps, log
-        self.clock = time.perf_counter
-        self.marks: list[float] = [self.clock()]
-
-    @classmethod
-    def from_env(cls, counter: str) -> TimingSlice | None:
-        import os
-
-        from helpers.core.runtime import fast_mode
-
-        steps, log = os.environ.get("KIT_TIME_SLICE"), os.environ.get("KIT_TIME_LOG")
-        if not steps or not log or fast_mode():
-            return None
-        return cls(1 if counter == "epoch" else max(1, int(steps)), Path(log))
-
-    def planned(self, run: Run) -> int:
-        """Steps the slice runs: a warm-up step, the timed ones, and one that does the periodic work."""
-        return min(self.steps + (2 if self.steps > 1 else 0), run.length - run.start)
-
-    def tick(self, run: Run, step: int) -> bool:
-        """Note the end of ``step``; True when the slice is done (and written to the log)."""
-        self.marks.append(self.clock())
-        done = len(self.marks) - 1
-        if done < self.planned(run):
-            return False
-        if done >= 3 and self.steps > 1:  # the warm-up step and the last (periodic work) step left out
-            per_step = (self.marks[-2] - self.marks[1]) / (done - 2)
-        else:
-            per_step = (self.marks[-1] - self.marks[0]) / done
-        record = {"desc": run.desc, "counter": run.counter, "todo": run.length - run.start,
-                  "seconds_per_step": per_step, "sliced_seconds": self.marks[-1] - self.marks[0]}
-        with self.log.open("a") as out:
-            out.write(json.dumps(record) + "\n")
-        return True
 
 
 def machine_name(device: torch.device | None) -> str:
