@@ -74,76 +74,20 @@ DEFAULT_MAX_OUTPUT = default("max_output_chars")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "kit-sandbox-"
 
-KERNEL_GUARD = r'''
-def _kit_install_guards():
-    import builtins, math, os, sys
-    try:
-        import posix
-    except ImportError:
-        posix = None
-    import IPython
+def kernel_guard_lines() -> str:
+    """The kernel's ``exec_lines``: :mod:`autograder.kernel_guard`'s text (the kernel cannot import the kit's
+    grader), run in a namespace of its own, then its ``install`` with the test marker and the guarded objects."""
+    from autograder import kernel_guard
+    from autograder.guarded import GUARDED
 
-    def _no_exit(code=0):
-        raise SystemExit(f"os._exit({code}) is not allowed while grading")
-    os._exit = _no_exit
-    if posix is not None:
-        posix._exit = _no_exit
-
-    limit = int(os.environ.get("KIT_SANDBOX_MAX_OUTPUT", "200000"))
-
-    class _Limited:
-        """A stream that keeps at most `limit` characters per cell."""
-        def __init__(self, stream):
-            self._stream, self._used = stream, 0
-        def write(self, text):
-            room = limit - self._used
-            if room <= 0:
-                return len(text)
-            self._used += len(text)
-            if len(text) > room:
-                self._stream.write(text[:room] + "\n[output cut by the grader: over %d characters]\n" % limit)
-                return len(text)
-            return self._stream.write(text)
-        def reset(self, *args):
-            self._used = 0
-        def __getattr__(self, name):
-            return getattr(self._stream, name)
-
-    out = _Limited(sys.stdout)
-    sys.stdout = sys.stderr = out  # stderr too: a warning in a test cell must not cost points
-    modules = [builtins, math]
-    for name in ("numpy", "torch", "torch.nn.functional", "torch.testing"):
-        try:
-            __import__(name)
-            modules.append(sys.modules[name])
-        except ImportError:
-            pass
-    if "torch" in sys.modules:
-        modules.append(sys.modules["torch"].Tensor)
-    originals = [(m, dict(vars(m))) for m in modules]
-    marker = TEST_MARKER
-
-    def _before_cell(info):
-        out.reset()
-        if sys.stdout is not out:
-            sys.stdout = sys.stderr = out
-        source = getattr(info, "raw_cell", "") or ""
-        if source.lstrip().startswith(marker):
-            for module, saved in originals:
-                for name, value in saved.items():
-                    if module.__dict__.get(name, value) is not value:
-                        try:
-                            setattr(module, name, value)
-                        except (AttributeError, TypeError):
-                            pass
-            os._exit = _no_exit
-
-    IPython.get_ipython().events.register("pre_run_cell", _before_cell)
+    text = Path(kernel_guard.__file__).read_text()
+    return (f"_kit_guard = {{'__name__': 'kit_kernel_guard'}}\n"
+            f"exec(compile({text!r}, 'kit_kernel_guard', 'exec'), _kit_guard)\n"
+            f"_kit_guard['install'](get_ipython(), {TEST_MARKER!r}, {GUARDED!r}, {DEFAULT_MAX_OUTPUT!r})\n"
+            "del _kit_guard\n")
 
 
-_kit_install_guards()
-del _kit_install_guards
-'''.replace("TEST_MARKER", repr(TEST_MARKER))
+KERNEL_GUARD = kernel_guard_lines()
 
 
 def _libc() -> ctypes.CDLL:

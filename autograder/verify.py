@@ -38,163 +38,16 @@ import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 from nbgrader.api import Gradebook
 
+from autograder import verify_runner
 from autograder.flags import LIBRARY_NAMES
+from autograder.guarded import GUARDED
 from autograder.repair import _normalise
 from autograder.sandbox import kill_recorded
 
 KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
-RUNNER = r'''
-def _kit_verify():
-    import builtins, json, math, os, signal, sys, threading
-    plan = json.loads(sys.stdin.buffer.read().decode())
-    nonce, cells, cell_timeout = plan["nonce"], plan["cells"], plan["cell_timeout"]
-    report_fd = os.dup(1)
-    quiet = os.open("verify-output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(quiet, 1)
-    os.dup2(quiet, 2)
-    os.close(quiet)
-    del plan
-
-    def report(*words):
-        try:
-            os.write(report_fd, (" ".join((nonce,) + tuple(str(w).replace(" ", "_") for w in words)) + "\n").encode())
-        except OSError:
-            pass
-
-    blocked_anywhere = {"sys.settrace", "sys.setprofile", "sys._current_frames", "gc.get_objects",
-                        "gc.get_referrers", "gc.get_referents", "os.fork", "os.forkpty", "os.kill", "os.killpg",
-                        "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-                        "signal.pthread_kill", "sys.addaudithook"}
-    frame_attributes = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
-    introspection = ("inspect.py", "traceback.py")
-    busy = [False]
-    flagged = set()
-
-    def stack_has_student(start):
-        frame = start
-        while frame is not None:
-            if frame.f_code.co_filename.startswith("<student"):
-                return True
-            frame = frame.f_back
-        return False
-
-    def nearest_is_student(start):
-        frame = start
-        while frame is not None and frame.f_code.co_filename.endswith(introspection):
-            frame = frame.f_back
-        return frame is not None and frame.f_code.co_filename.startswith("<student")
-
-    def refuse(what):
-        if what not in flagged:
-            flagged.add(what)
-            report("flag", what)
-        raise RuntimeError(f"{what} is not allowed while grading")
-
-    def hook(event, args):
-        if busy[0]:
-            return
-        watched = (event in blocked_anywhere or event.startswith("ctypes.") or event == "sys._getframe"
-                   or (event == "object.__getattr__" and len(args) > 1 and args[1] in frame_attributes)
-                   or event == "open")
-        if not watched:
-            return
-        busy[0] = True
-        try:
-            caller = sys._getframe(1)
-            if event == "open":
-                path = str(args[0]) if args and isinstance(args[0], (str, bytes)) else ""
-                sensitive = path.startswith(("/proc/", "/dev/fd")) and any(
-                    part in path for part in ("/mem", "/fd", "/environ", "/maps", "/task"))
-                if sensitive and stack_has_student(caller):
-                    refuse(f"open:{path}")
-                return
-            if event in ("sys._getframe", "object.__getattr__"):
-                if nearest_is_student(caller):
-                    refuse(event if event == "sys._getframe" else f"frame access ({args[1]})")
-                return
-            if stack_has_student(caller):
-                refuse(event)
-        finally:
-            busy[0] = False
-
-    sys.addaudithook(hook)
-    try:
-        import tqdm
-        tqdm.tqdm.monitor_interval = 0  # no monitor thread: a new thread during a test is the student's
-    except ImportError:
-        pass
-    guarded = [builtins, math, os]
-    for name in ("numpy", "torch", "torch.nn", "torch.nn.functional", "torch.testing", "numpy.testing", "signal"):
-        try:
-            __import__(name)
-            guarded.append(sys.modules[name])
-        except ImportError:
-            pass
-    if "torch" in sys.modules:
-        guarded.append(sys.modules["torch"].Tensor)
-    if "numpy" in sys.modules:
-        guarded.append(sys.modules["numpy"].ndarray)
-    snapshot = [(m, dict(vars(m))) for m in guarded]
-
-    def restore():
-        changed = []
-        for module, saved in snapshot:
-            current = module.__dict__
-            for name, value in saved.items():
-                if current.get(name, value) is not value:
-                    changed.append(f"{getattr(module, '__name__', '?')}.{name}")
-                    try:
-                        setattr(module, name, value)
-                    except (AttributeError, TypeError):
-                        pass
-        return changed
-
-    class CellTimeout(BaseException):
-        pass
-
-    def on_alarm(number, frame):
-        raise CellTimeout()
-
-    def get_ipython():
-        return None
-
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": get_ipython}
-    threads = None
-    for cell in cells:
-        kind, name, source = cell["kind"], cell["name"], cell["source"]
-        if kind == "student" and threads is None:
-            threads = set(threading.enumerate())
-        restore()
-        sys.settrace(None)
-        sys.setprofile(None)
-        signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, cell_timeout)
-        error = None
-        try:
-            exec(compile(source, f"<{kind}:{name}>", "exec"), namespace)
-        except BaseException as exc:
-            error = type(exc).__name__
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        if kind != "test":
-            continue
-        patched = restore()
-        started = [t for t in threading.enumerate() if threads is not None and t not in threads and t.is_alive()]
-        for what in patched:
-            if what not in flagged:
-                flagged.add(what)
-                report("flag", f"replaced:{what}")
-        if started:
-            report("flag", "started_a_thread")
-        verdict = "pass" if error is None and not patched and not started else "fail"
-        report("test", name, verdict, error or ("patched" if patched else "thread" if started else "-"))
-    report("done")
-    os._exit(0)
-
-
-_kit_verify()
-'''
+# The runner's source: the sandbox hides autograder/ from the process it runs in, so it gets the text, not an import.
+RUNNER = Path(verify_runner.__file__).read_text()
 
 
 @dataclass
@@ -254,51 +107,112 @@ def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def defined_names(source: str) -> set[str]:
+    """The names a cell defines at top level: functions, classes and assignment targets (not imports)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                found |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return found
+
+
+def imported_modules(source: str) -> tuple[set[str], set[str]]:
+    """The modules a cell imports anywhere (also inside functions) and the names it binds them to."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set()
+    modules: set[str] = set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                modules.add(alias.name)
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.add(node.module)
+            modules |= {f"{node.module}.{a.name}" for a in node.names if a.name != "*"}
+    return modules, names
+
+
 def build_plan(submitted: Path, release: Path, source: Path) -> list[dict]:
     """The cells of the verification run, in release order, up to the last test cell.
 
     ``submitted`` is the repaired submission (its graded cells carry nbgrader metadata), ``release`` gives the
-    provided cells and ``source`` the test cells with their hidden tests.
+    provided cells and ``source`` the test cells with their hidden tests. A cell the student added (or a provided
+    cell they edited) runs after the release cell it follows in the submission, never before the first (setup)
+    cell. Every student cell carries ``exports``: the names the source's answer cells define, the only ones the
+    tests get from the student.
     """
     release_nb, source_nb = nbformat.read(release, 4), nbformat.read(source, 4)
     submitted_nb = nbformat.read(submitted, 4)
     tests = {_meta(c)["grade_id"]: c.source for c in source_nb.cells
              if _meta(c).get("grade") and not _meta(c).get("solution") and c.cell_type == "code"}
-    provided = {_normalise(c.source) for c in release_nb.cells if c.cell_type == "code"}
+    exports = sorted(set().union(*(defined_names(_python(c.source)) for c in source_nb.cells
+                                   if c.cell_type == "code" and _meta(c).get("solution"))))
+    release_cells = [c for c in release_nb.cells if c.cell_type == "code"]
+    keys: list[str] = []
+    by_source: dict[str, str] = {}
+    for index, cell in enumerate(release_cells):
+        key = _meta(cell).get("grade_id") or f"cell-{index}"
+        keys.append(key)
+        by_source.setdefault(_normalise(cell.source), key)
     answers: dict[str, str] = {}
-    added: dict[str | None, list[str]] = {}
-    anchor = None
+    added: dict[str, list[str]] = {}
+    anchor = keys[0] if keys else None  # nothing runs before the setup cell
     for cell in submitted_nb.cells:
         if cell.cell_type != "code":
             continue
         grade_id = _meta(cell).get("grade_id")
         if grade_id:
-            anchor = grade_id
+            anchor = grade_id if grade_id in keys else anchor
             if _meta(cell).get("solution"):
                 answers[grade_id] = cell.source
-        elif _normalise(cell.source) not in provided:
+        elif _normalise(cell.source) in by_source:
+            anchor = by_source[_normalise(cell.source)]
+        elif anchor is not None:
             added.setdefault(anchor, []).append(cell.source)
     plan: list[dict] = []
 
-    def student(name: str, text: str) -> None:
-        plan.append({"kind": "student", "name": name, "source": definitions_only(_python(text))})
+    def student(name: str, text: str, is_added: bool) -> None:
+        plan.append({"kind": "student", "name": name, "source": definitions_only(_python(text)),
+                     "exports": exports, "added": is_added})
 
-    for index, text in enumerate(added.get(None, [])):
-        student(f"added-{index}", text)
-    for cell in release_nb.cells:
-        if cell.cell_type != "code":
-            continue
+    for key, cell in zip(keys, release_cells):
         meta, grade_id = _meta(cell), _meta(cell).get("grade_id")
         if meta.get("solution"):
-            student(grade_id, answers.get(grade_id, ""))
+            student(grade_id, answers.get(grade_id, ""), False)
         elif meta.get("grade"):
             plan.append({"kind": "test", "name": grade_id, "source": _python(tests[grade_id])})
         else:
-            plan.append({"kind": "provided", "name": cell.get("id", "cell"), "source": _python(cell.source)})
-        for index, text in enumerate(added.get(grade_id, []) if grade_id else []):
-            student(f"{grade_id}-added-{index}", text)
+            plan.append({"kind": "provided", "name": cell.get("id", key), "source": _python(cell.source)})
+        for index, text in enumerate(added.get(key, [])):
+            student(f"{key}-added-{index}", text, True)
     last_test = max((i for i, c in enumerate(plan) if c["kind"] == "test"), default=-1)
     return plan[:last_test + 1]
+
+
+def runner_input(plan: list[dict], nonce: str, cell_timeout: float) -> dict:
+    """What :mod:`autograder.verify_runner` reads: the cells, the names the tests may take from the student,
+    the libraries the tests use (imported before any student code; no student name may stand for one), and
+    the guarded objects (:data:`autograder.guarded.GUARDED`)."""
+    modules: set[str] = set()
+    names: set[str] = set(LIBRARY_NAMES)
+    for cell in plan:
+        if cell["kind"] != "student":
+            found, bound = imported_modules(cell["source"])
+            modules |= found
+            names |= bound
+    exports = sorted({name for cell in plan if cell["kind"] == "student" for name in cell.get("exports", ())})
+    return {"nonce": nonce, "cells": plan, "cell_timeout": cell_timeout, "exports": exports,
+            "libraries": sorted(names), "preimport": sorted(set(GUARDED) | modules), "guarded": list(GUARDED)}
 
 
 def run_verification(plan: list[dict], workdir: Path, env: dict[str, str], timeout: float,
@@ -306,7 +220,7 @@ def run_verification(plan: list[dict], workdir: Path, env: dict[str, str], timeo
     """Run ``plan`` in a fresh sandbox with ``workdir`` as its only writable folder; never waits past ``timeout``."""
     workdir.mkdir(parents=True, exist_ok=True)
     nonce = secrets.token_hex(16)
-    payload = json.dumps({"nonce": nonce, "cells": plan, "cell_timeout": cell_timeout}).encode()
+    payload = json.dumps(runner_input(plan, nonce, cell_timeout)).encode()
     command = [sys.executable, "-m", "autograder.sandbox", "--exec", "--", sys.executable, "-c", RUNNER]
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=write_end,

@@ -1,0 +1,568 @@
+"""The verification run's runner: runs a plan (:func:`autograder.verify.build_plan`) in a fresh sandboxed process.
+
+The sandbox hides ``autograder/`` from the process, so :func:`autograder.verify.run_verification` passes this
+file's text to ``python -c`` and the plan over stdin; unit tests import it and run a :class:`Runner` directly.
+Only the standard library is imported at the top (the libraries the tests use are imported by :func:`preimport`).
+
+Two namespaces keep the verdict out of the student's reach:
+
+- the *test* namespace: the provided cells and the test cells run there, with the real ``builtins``; of the
+  student's code it holds only the names the source notebook's answer cells define (``exports``), taken from
+- the *student* namespace, where the student's cells run (definitions only) and their functions keep running
+  (it is their ``__globals__``); before each student cell it receives the provided names.
+
+After every student cell, and after every test or provided cell that ran the student's code, the runner refuses
+(flags, and fails every later test cell) and undoes: a student binding that shadows a builtin, a provided
+function, class or module, or a library the tests use; a rebound ``__builtins__``; a change to ``sys.modules``;
+a changed attribute of any library object (module, class, function), found by comparing snapshots. While tests
+run, whatever the student's code returns to the grader's is checked as plain data (:func:`plain_problem`).
+"""
+
+import builtins
+import json
+import os
+import signal
+import sys
+import threading
+import types
+
+STUDENT = "<student"  # the file name of every student cell's code starts with this
+SUSPECT_DUNDERS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__float__", "__int__",
+                   "__index__", "__complex__", "__abs__", "__round__", "__torch_function__", "__torch_dispatch__",
+                   "__array__", "__array_ufunc__", "__array_function__", "__getattr__", "__getattribute__",
+                   "__class__", "__instancecheck__", "__subclasscheck__")
+# New attributes that libraries add to themselves while working (not a patch).
+SELF_MADE = ("__warningregistry__", "__annotations__")
+BLOCKED_ANYWHERE = {"sys.settrace", "sys.setprofile", "sys._current_frames", "gc.get_objects", "gc.get_referrers",
+                    "gc.get_referents", "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.system", "os.exec",
+                    "os.posix_spawn", "os.spawn", "subprocess.Popen", "signal.pthread_kill", "sys.addaudithook"}
+FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
+INTROSPECTION = ("inspect.py", "traceback.py")
+_MISSING = object()
+
+
+def is_student_code(code) -> bool:
+    """Whether a code object was compiled from one of the student's cells."""
+    return code.co_filename.startswith(STUDENT)
+
+
+def _student_function(value) -> bool:
+    value = getattr(value, "__func__", value)  # classmethod, staticmethod
+    if isinstance(value, property):
+        value = value.fget
+    code = getattr(value, "__code__", None)
+    return isinstance(code, types.CodeType) and is_student_code(code)
+
+
+def own_dunder(cls, library_classes) -> str | None:
+    """A comparison, conversion or attribute hook that a class not from a library defines for ``cls``.
+
+    ``library_classes`` holds the ids of the classes the libraries define; any other class in ``cls``'s MRO is
+    the student's (or a test's), and an object of it whose ``__eq__`` or ``__float__`` is its own proves nothing.
+    """
+    for klass in getattr(cls, "__mro__", ()):
+        if id(klass) in library_classes:
+            continue
+        for name in SUSPECT_DUNDERS:
+            if name in vars(klass):
+                return name
+    return None
+
+
+def plain_problem(value, library_classes, tensor_types=()) -> str | None:
+    """Why ``value`` is not plain data (``None`` when it is): a tensor subclass that is not a library's, or an
+    object whose class has its own comparison or conversion (:func:`own_dunder`), anywhere in its containers."""
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in (bool, int, float, str, bytes, type(None)):
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if tensor_types and isinstance(item, tensor_types[0]) and kind not in tensor_types:
+            if any(id(k) not in library_classes for k in kind.__mro__):
+                return f"a tensor subclass ({kind.__name__})"
+        bad = own_dunder(kind, library_classes)
+        if bad:
+            return f"{kind.__name__} with its own {bad}"
+        if isinstance(item, (tuple, list, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return None
+
+
+def _function_state(function):
+    return (function.__code__, function.__defaults__, function.__kwdefaults__)
+
+
+class Libraries:
+    """Snapshots, by identity, of every library object's attributes: modules in ``sys.modules``, the classes and
+    functions they hold, and the functions those classes hold."""
+
+    def __init__(self) -> None:
+        self.saved: dict[int, tuple] = {}  # id -> (object, label, state)
+        self.classes: set[int] = set()
+        self.modules: dict[str, object] = {}
+        self.take()
+
+    def _add(self, obj, label) -> None:
+        if id(obj) in self.saved:
+            return
+        if isinstance(obj, types.FunctionType):
+            self.saved[id(obj)] = (obj, label, _function_state(obj))
+            return
+        attributes = dict(vars(obj))
+        self.saved[id(obj)] = (obj, label, attributes)
+        if isinstance(obj, type):
+            self.classes.add(id(obj))
+        for key, value in attributes.items():
+            if isinstance(value, type) and not isinstance(obj, type):
+                self._add(value, f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', key)}")
+            elif isinstance(value, types.FunctionType) and not is_student_code(value.__code__):
+                self._add(value, f"{label}.{key}")
+
+    def take(self) -> None:
+        """Snapshot every module (and its classes and functions) not seen yet, and ``sys.modules`` itself."""
+        for name, module in list(sys.modules.items()):
+            if isinstance(module, types.ModuleType) and name != "__main__":
+                self._add(module, name)
+        self.modules = dict(sys.modules)
+
+    def accept(self) -> None:
+        """Take the present state as the reference (after a provided cell: the release's own code)."""
+        self.saved.clear()
+        self.classes.clear()
+        self.take()
+
+    def changes(self, undo: bool = True) -> list[str]:
+        """What changed since the snapshots (``sys.modules`` entries, then attributes), each undone with ``undo``;
+        then modules imported since are snapshotted."""
+        found = []
+        current_modules = sys.modules
+        for name, module in self.modules.items():
+            if current_modules.get(name, _MISSING) is not module:
+                found.append(f"sys.modules[{name}]")
+                if undo:
+                    current_modules[name] = module
+        for name in [n for n in current_modules if n not in self.modules]:
+            module = current_modules[name]
+            if not isinstance(module, types.ModuleType):  # an import adds modules; only they are harmless
+                found.append(f"sys.modules[{name}]")
+                if undo:
+                    del current_modules[name]
+        for obj, label, state in list(self.saved.values()):
+            if isinstance(obj, types.FunctionType):
+                if any(a is not b for a, b in zip(_function_state(obj), state)):
+                    found.append(f"{label}.__code__")
+                    if undo:
+                        obj.__code__, obj.__defaults__, obj.__kwdefaults__ = state
+                continue
+            current = vars(obj)
+            for key, value in state.items():
+                now = current.get(key, _MISSING)
+                if now is not value:
+                    if type(now) is int and type(value) is int and isinstance(obj, type):
+                        continue  # a class's counter (torch's hook handles count themselves)
+                    found.append(f"{label}.{key}")
+                    if undo:
+                        self._set(obj, key, value)
+            if len(current) != len(state) or any(key not in state for key in current):
+                for key in [k for k in current if k not in state]:
+                    if key in SELF_MADE or isinstance(current[key], types.ModuleType):
+                        continue  # a warning's registry, a lazily made dict, a submodule just imported
+                    found.append(f"{label}.{key}")
+                    if undo:
+                        self._set(obj, key, _MISSING)
+        self.take()
+        return found
+
+    @staticmethod
+    def _set(obj, key, value) -> None:
+        try:
+            if isinstance(obj, types.ModuleType):
+                if value is _MISSING:
+                    vars(obj).pop(key, None)
+                else:
+                    vars(obj)[key] = value
+            elif value is _MISSING:
+                type.__delattr__(obj, key)
+            else:
+                type.__setattr__(obj, key, value)
+        except (AttributeError, TypeError):
+            pass
+
+
+def preimport(names) -> None:
+    """Import every library the tests use before any student code, so that none is first imported from a copy
+    the student placed in ``sys.modules``."""
+    import importlib
+
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 (a module the tests name but cannot import fails the test itself)
+            module_name, _, attribute = name.rpartition(".")
+            try:
+                getattr(importlib.import_module(module_name), attribute)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def warm_up() -> None:
+    """Let the libraries make their own lazy changes to themselves before any snapshot: torch wraps each
+    optimizer class's ``step`` when the first one of that class is made."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    parameter = torch.zeros(1, requires_grad=True)
+    for name in dir(torch.optim):
+        kind = getattr(torch.optim, name)
+        if isinstance(kind, type) and issubclass(kind, torch.optim.Optimizer) and kind is not torch.optim.Optimizer:
+            try:
+                kind([parameter])
+            except Exception:  # noqa: BLE001 (one that needs more arguments is made later, if ever)
+                pass
+
+
+class Runner:
+    """Runs a plan's cells in the two namespaces and reports each test cell's verdict through ``report``."""
+
+    def __init__(self, plan: dict, report, refusals: list | None = None) -> None:
+        self.cells = plan["cells"]
+        self.exports = set(plan.get("exports", ()))
+        self.libraries_used = set(plan.get("libraries", ()))
+        self.cell_timeout = plan.get("cell_timeout", 0)
+        self.report = report
+        self.refusals = refusals if refusals is not None else []  # the audit hook adds to it too
+        self.flagged: set[str] = set()
+        try:
+            import tqdm
+            tqdm.tqdm.monitor_interval = 0  # no monitor thread: a new thread during a test is the student's
+        except ImportError:
+            pass
+        preimport(plan.get("preimport", ()))
+        warm_up()
+        self.tensor_types = ()
+        if "torch" in sys.modules:
+            torch = sys.modules["torch"]
+            self.tensor_types = tuple(t for t in (torch.Tensor, torch.nn.Parameter,
+                                                  getattr(torch.nn.parameter, "Buffer", None)) if t is not None)
+        self.libraries = Libraries()
+        self.guarded_names = plan.get("guarded", ())
+        self.guarded = self.snapshot_guarded()
+        no_ipython = type(None)  # get_ipython() is None, and it holds no grader code to reach through
+        self.tests = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": no_ipython}
+        self.student = {"__name__": "__main__", "__builtins__": builtins}
+        self.provided = {"get_ipython": no_ipython}
+        self.exported: dict[str, object] = {}
+        self.protected = self.protected_state()
+        self.failing = False  # a refusal fails every later test cell
+        self.student_ran = False
+        self.crossings: list[str] = []
+
+    def snapshot_guarded(self) -> list:
+        """The guarded objects (:data:`autograder.guarded.GUARDED`) with a copy of their attributes."""
+        found = []
+        for name in self.guarded_names:
+            module_name, _, attribute = name.rpartition(".")
+            obj = sys.modules.get(name)
+            if obj is None and module_name in sys.modules:
+                obj = getattr(sys.modules[module_name], attribute, None)
+            if obj is not None:
+                found.append((obj, dict(vars(obj))))
+        return found
+
+    def accept(self) -> None:
+        """The libraries as they are now are the reference (the release's own code changed them)."""
+        self.libraries.accept()
+        self.guarded = self.snapshot_guarded()
+
+    # -- refusals ------------------------------------------------------------------------------------------
+    def refuse(self, what: str) -> None:
+        self.refusals.append(what)
+        if what not in self.flagged:
+            self.flagged.add(what)
+            self.report("flag", what)
+
+    def watch(self, frame, event, arg):
+        """The profile function while provided and test cells run. Where the grader's code calls the student's,
+        it notes the test namespace and the guarded libraries as the grader's code left them; where the student's
+        code returns to the grader's, it checks what is returned (:func:`plain_problem`) and that neither changed
+        (so a patch the student undoes before the cell ends still counts)."""
+        if event == "call":
+            if is_student_code(frame.f_code) and (frame.f_back is None or not is_student_code(frame.f_back.f_code)):
+                self.student_ran = True
+                if self.protected_changes() or self.guarded_changes():
+                    self.protected = self.protected_state()  # the test's own doing
+                    self.guarded = self.snapshot_guarded()
+            return
+        if event != "return" or not is_student_code(frame.f_code):
+            return
+        caller = frame.f_back
+        if caller is not None and is_student_code(caller.f_code):
+            return
+        problem = plain_problem(arg, self.libraries.classes, self.tensor_types)
+        if problem:
+            self.refuse(f"returned:{problem}")
+        for what in self.protected_changes() + self.guarded_changes():
+            self.refuse(what)
+
+    def protected_state(self) -> dict:
+        """The test namespace's builtins, provided and exported names as they are now."""
+        names = {"__builtins__", *self.provided, *self.exported}
+        return {name: self.tests.get(name, _MISSING) for name in names}
+
+    def protected_changes(self) -> list[str]:
+        tests = self.tests
+        return [f"replaced:{name} (tests)" for name, value in self.protected.items()
+                if tests.get(name, _MISSING) is not value]
+
+    def guarded_changes(self) -> list[str]:
+        found = []
+        for obj, attributes in self.guarded:
+            current = vars(obj)
+            if len(current) != len(attributes) or any(current.get(k, _MISSING) is not v
+                                                      for k, v in attributes.items()):
+                found.append(f"replaced:{getattr(obj, '__name__', '?')} (while a test ran)")
+        return found
+
+    def namespace_changes(self, undo: bool = True) -> list[str]:
+        """Provided and exported names the test namespace no longer holds as they were, and its builtins."""
+        found = []
+        tests = self.tests
+        if tests.get("__builtins__") is not builtins:
+            found.append("replaced:__builtins__ (tests)")
+            if undo:
+                tests["__builtins__"] = builtins
+        for names in (self.provided, self.exported):
+            for name, value in names.items():
+                if tests.get(name, _MISSING) is not value:
+                    found.append(f"replaced:{name} (tests)")
+                    if undo:
+                        tests[name] = value
+        return found
+
+    def student_bindings(self) -> list[str]:
+        """Refused bindings of the student namespace (each undone): see the module's docstring."""
+        found = []
+        space = self.student
+        if space.get("__builtins__") is not builtins:
+            found.append("replaced:__builtins__")
+            space["__builtins__"] = builtins
+        builtin_names = vars(builtins)
+        for name, value in list(space.items()):
+            if name in self.exports or (name.startswith("__") and name.endswith("__")
+                                        and name not in ("__import__", "__build_class__")):
+                continue
+            if name in self.provided:
+                given = self.provided[name]
+                if value is not given and (callable(given) or isinstance(given, types.ModuleType)):
+                    found.append(f"shadows:{name}")
+                    space[name] = given
+            elif name in builtin_names:
+                found.append(f"shadows:{name} (a builtin)")
+                del space[name]
+            elif name in self.libraries_used:
+                real = isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is value
+                if not real:
+                    found.append(f"shadows:{name} (a library)")
+                    del space[name]
+        return found
+
+    def export(self) -> list[str]:
+        """Give the test namespace the student's definitions of the exported names; refuse those that are not
+        functions, classes or plain data."""
+        found = []
+        for name in self.exports:
+            value = self.student.get(name, _MISSING)
+            if value is _MISSING or self.exported.get(name, _MISSING) is value:
+                continue
+            if isinstance(value, types.ModuleType):
+                problem = "a module"
+            elif isinstance(value, type):
+                bad = own_dunder(value, self.libraries.classes)
+                problem = f"its own {bad}" if bad else None
+            elif callable(value):
+                problem = None
+            else:
+                problem = plain_problem(value, self.libraries.classes, self.tensor_types)
+            if problem:
+                found.append(f"refused:{name} ({problem})")
+                continue
+            self.exported[name] = value
+            self.tests[name] = value
+        return found
+
+    # -- cells ---------------------------------------------------------------------------------------------
+    def _exec(self, source: str, name: str, kind: str, namespace: dict, watched: bool) -> str | None:
+        """Run one cell; returns the name of the exception it raised (``None`` when none)."""
+        alarm = self.cell_timeout > 0 and threading.current_thread() is threading.main_thread()
+        if alarm:
+            # A C handler: no function of the grader's that student code could reach through signal.getsignal.
+            signal.signal(signal.SIGALRM, signal.default_int_handler)
+            signal.setitimer(signal.ITIMER_REAL, self.cell_timeout)
+        error = None
+        try:
+            code = compile(source, f"<{kind}:{name}>", "exec")
+            if watched:
+                sys.setprofile(self.watch)
+            try:
+                exec(code, namespace)
+            finally:
+                if watched:
+                    sys.setprofile(None)
+        except BaseException as exc:  # noqa: BLE001 (a cell's error, a timeout, or SystemExit: the cell fails)
+            error = type(exc).__name__
+        finally:
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        return error
+
+    def run(self) -> None:
+        threads = None
+        for cell in self.cells:
+            kind, name, source = cell["kind"], cell["name"], cell["source"]
+            before = len(self.refusals)
+            if kind == "student":
+                if threads is None:
+                    threads = set(threading.enumerate())
+                self.student.update(self.provided)
+                self._exec(source, name, kind, self.student, watched=False)
+                found = (self.student_bindings() + [f"replaced:{w}" for w in self.libraries.changes()]
+                         + self.namespace_changes() + self.export())
+                for what in found:
+                    self.refuse(what)
+                self.protected = self.protected_state()
+            else:
+                self.student_ran = False
+                names_before = dict(self.tests)
+                namespace = self.tests
+                error = self._exec(source, name, kind, namespace, watched=True)
+                if kind == "provided":
+                    if self.student_ran:
+                        for what in self.libraries.changes():
+                            self.refuse(f"replaced:{what}")
+                    else:
+                        self.accept()
+                    for key, value in self.tests.items():
+                        if key not in self.exports and names_before.get(key, _MISSING) is not value \
+                                and not key.startswith("__"):
+                            self.provided[key] = value
+                    self.student.update(self.provided)
+                    self.protected = self.protected_state()
+                    continue
+                changed = self.libraries.changes() if self.student_ran else (self.accept() or [])
+                for what in changed:
+                    self.refuse(f"replaced:{what}")
+                self.namespace_changes()  # what the test cell itself rebound (the student's was refused above)
+                self.protected = self.protected_state()
+                started = [t for t in threading.enumerate() if threads is not None and t not in threads
+                           and t.is_alive()]
+                if started:
+                    self.refuse("started_a_thread")
+                refused = len(self.refusals) > before
+                self.failing = self.failing or refused
+                if error is not None:
+                    reason = error
+                elif self.failing:
+                    reason = "refused" if refused else "refused_earlier"
+                else:
+                    reason = "-"
+                self.report("test", name, "pass" if reason == "-" else "fail", reason)
+                continue
+            if len(self.refusals) > before:
+                self.failing = True
+
+
+def install_audit_hook(refusals: list, report) -> None:
+    """Refuse what student code has no honest use for while grading (frames of the grader, tracing, the garbage
+    collector's object lists, ``ctypes``, processes and signals, ``/proc/*/mem``): the call raises, the test cell
+    fails, and it is flagged. Cannot be removed once installed."""
+    busy = [False]
+    flagged = set()
+
+    def stack_has_student(start):
+        frame = start
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(STUDENT):
+                return True
+            frame = frame.f_back
+        return False
+
+    def nearest_is_student(start):
+        frame = start
+        while frame is not None and frame.f_code.co_filename.endswith(INTROSPECTION):
+            frame = frame.f_back
+        return frame is not None and frame.f_code.co_filename.startswith(STUDENT)
+
+    def refuse(what):
+        refusals.append(what)
+        if what not in flagged:
+            flagged.add(what)
+            report("flag", what)
+        raise RuntimeError(f"{what} is not allowed while grading")
+
+    def hook(event, args):
+        if busy[0]:
+            return
+        watched = (event in BLOCKED_ANYWHERE or event.startswith("ctypes.") or event == "sys._getframe"
+                   or (event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRIBUTES)
+                   or event == "open")
+        if not watched:
+            return
+        busy[0] = True
+        try:
+            caller = sys._getframe(1)
+            if event == "open":
+                path = str(args[0]) if args and isinstance(args[0], (str, bytes)) else ""
+                sensitive = path.startswith(("/proc/", "/dev/fd")) and any(
+                    part in path for part in ("/mem", "/fd", "/environ", "/maps", "/task"))
+                if sensitive and stack_has_student(caller):
+                    refuse(f"open:{path}")
+                return
+            if event in ("sys._getframe", "object.__getattr__"):
+                if nearest_is_student(caller):
+                    refuse(event if event == "sys._getframe" else f"frame access ({args[1]})")
+                return
+            if stack_has_student(caller):
+                refuse(event)
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+
+
+def main() -> None:
+    """Read the plan from stdin, report on the descriptor that was stdout (the cells' output goes to a file)."""
+    plan = json.loads(sys.stdin.buffer.read().decode())
+    nonce = plan["nonce"]
+    report_fd = os.dup(1)
+    quiet = os.open("verify-output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    os.close(quiet)
+
+    def report(*words):
+        try:
+            os.write(report_fd, (" ".join((nonce,) + tuple(str(w).replace(" ", "_") for w in words)) + "\n").encode())
+        except OSError:
+            pass
+
+    refusals: list[str] = []
+    install_audit_hook(refusals, report)
+    # Nothing of the runner stays reachable by name: `import __main__` and sys.getprofile() give nothing.
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    sys.getprofile = type(None)
+    runner = Runner(plan, report, refusals)
+    del plan
+    runner.run()
+    report("done")
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
