@@ -18,6 +18,14 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     if [ -n "$missing" ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
     fi
+    # Sharded grading on Slurm (scripts/grade-slurm.sh; tests/test_slurm.py starts a single-node Slurm with them).
+    missing=""
+    for package in slurm-wlm munge; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+    done
+    if [ -n "$missing" ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    fi
     # The formgrader's browser test (tests/test_lms.py): Debian's chromium and its chromedriver, driven by selenium.
     missing=""
     for package in chromium chromium-driver; do
