@@ -166,12 +166,6 @@ def repair_notebook(submission: dict, release: nbformat.NotebookNode) -> tuple[n
     return repaired, log
 
 
-def match_score(path_or_nb: Path | dict, release: nbformat.NotebookNode) -> int:
-    """How many of the release's graded cells a submission holds (to tell which notebook a file is)."""
-    submission = read_notebook_json(path_or_nb) if isinstance(path_or_nb, Path) else path_or_nb
-    return match_cells(submission, release).count
-
-
 def repair_file(path: Path, release: Path, target: Path) -> list[str]:
     """Read the submission at ``path``, repair it against the release notebook, write it to ``target``."""
     repaired, log = repair_notebook(read_notebook_json(path), nbformat.read(release, as_version=4))

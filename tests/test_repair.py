@@ -1,4 +1,4 @@
-"""Metadata repair of submissions against the release (no grading here: see test_grading*.py)."""
+"""Metadata repair of submissions against the release (no grading here: see test_grading.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import nbformat
 import pytest
 
 from autograder.config import load_config
-from autograder.course import generate_assignments
 from autograder.grade import identify_assignment, release_notebooks
 from autograder.repair import SubmissionError, read_notebook_json, repair_notebook
 from helpers.core.notebook_format import MARKER_RE
@@ -18,10 +17,9 @@ CONFIG = load_config()
 
 
 @pytest.fixture(scope="module")
-def releases(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    generate_assignments(CONFIG, root)
-    return release_notebooks(CONFIG, root)
+def releases(course):
+    """The release notebooks of the session's course (tests/conftest.py: built once for every test that needs it)."""
+    return release_notebooks(CONFIG, course["root"])
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import torch
 
 from helpers.core.checkpoint import restore_rng_state, rng_state
 from helpers.core.run import Run, renamed_fields
-from helpers.core.runtime import fast_config, seed_everything, shortened
+from helpers.core.runtime import fast_config, seed_everything
 from helpers.dqn.agent import LOSSES, SCHEDULES, DQNAgent
 from helpers.dqn.evaluation import Checkpoint, make_env, protocol_check
 from helpers.dqn.memory import Batch, ReplayMemory
@@ -108,10 +108,6 @@ class DQNConfig:
     def replace(self, **changes: Any) -> DQNConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
-
-    def fast(self) -> DQNConfig:
-        """This configuration as fast mode runs it (a few hundred steps): see :data:`FAST_LIMITS`."""
-        return shortened(self)
 
 
 def notebook_config(**changes: Any) -> DQNConfig:

@@ -77,11 +77,6 @@ class ImageGANConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
-    @classmethod
-    def fast(cls, **changes: Any) -> ImageGANConfig:
-        """Two short epochs: for autograding and the end-to-end smoke run."""
-        return cls(**cls.FAST_LIMITS, **cls.FAST_SETTINGS).replace(**changes)
-
 
 def lab_config(**changes: Any) -> ImageGANConfig:
     """The configuration a lab cell should use: as given, or in fast mode (grading) shortened by the fast-mode
