@@ -1,5 +1,5 @@
-"""Shared fixtures: the reference DCGAN solution (from the source notebook), the emoji data, and every notebook
-executed in fast mode (once per session)."""
+"""Shared fixtures: the kit's configuration, the course and release built once per session, the reference DCGAN
+solution (from the source notebook), the emoji data, and every notebook executed in fast mode (once per session)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,25 @@ import torch
 from autograder.solutions import load_reference
 from helpers.core.emoji_data import load_emojis
 from helpers.core.runtime import KIT_ROOT
+
+
+@pytest.fixture(scope="session")
+def kit_config():
+    """kit.toml, as every command reads it."""
+    from autograder.config import load_config
+
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def course(kit_config, tmp_path_factory) -> dict:
+    """The course directory and the release of every notebook kit.toml lists, built once per session and shared
+    by every test that grades (tests/test_grading.py, the hostile, LMS and leak tests): ``{"root": the nbgrader
+    course directory, "notebooks": the release notebooks, "bundle": the student bundle (zip)}``. Tests grade into
+    it under student ids of their own, and copy what else they change."""
+    from tests.submissions import build_course
+
+    return build_course(kit_config, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
