@@ -1,4 +1,7 @@
-"""Hostile submissions gain nothing and leave nothing behind (tests/hostile.py), graded by the real batch grader."""
+"""Hostile submissions gain nothing and leave nothing behind (tests/hostile.py), graded by the real batch grader.
+
+One batch: every case with its honest twin, Mallory's zip naming a twin, and links to the source notebook.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import pytest
 from autograder.config import load_config
 from autograder.flags import scan_source
 from autograder.sandbox import probe
-from tests.hostile import CASES, hostile_results
+from tests.hostile import CASES, LINKED, TWINS, hostile_results
 from tests.submissions import build_course
 
 pytestmark = pytest.mark.slow
 CONFIG = dataclasses.replace(load_config(), assignments=("dcgan",))
+NAMESPACE_TRICKS = ("shadowed_builtins", "builtins_dict", "torch_proxy", "optim_patch", "sys_modules_torch",
+                    "helper_redefined", "tensor_subclass")
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +27,24 @@ def outcome(tmp_path_factory):
     return hostile_results(course["root"], tmp_path_factory.mktemp("hostile"))
 
 
-def test_no_trick_gains_a_point(outcome):
-    assert outcome["cases"] == len(CASES) >= 10
-    assert not outcome["failures"], f"{outcome['failures']}\n" + "\n".join(outcome["log"])
+def _failures(outcome, names) -> dict[str, str]:
+    return {k: v for k, v in outcome["failures"].items() if k in names}
+
+
+def test_honest_twins_keep_their_scores(outcome):
+    failed = _failures(outcome, TWINS)
+    assert not failed, f"{failed}\n" + "\n".join(outcome["log"])
+
+
+def test_no_trick_gains_a_point_nor_passes_a_limit(outcome):
+    assert outcome["cases"] == len(CASES) >= 20
+    failed = _failures(outcome, CASES)
+    assert not failed, f"{failed}\nprobes: {outcome['probes']}\n" + "\n".join(outcome["log"][-60:])
+
+
+def test_nothing_outside_the_course_changes_and_the_gradebook_is_intact(outcome):
+    failed = _failures(outcome, ("other_gradebook", "canary", "gradebook"))
+    assert not failed, failed
 
 
 def test_nothing_outlives_grading(outcome):
@@ -32,11 +52,16 @@ def test_nothing_outlives_grading(outcome):
     assert not outcome["leftovers"], f"files planted outside the submission's folder: {outcome['leftovers']}"
 
 
+def test_identities_come_from_the_uploader_and_links_are_never_followed(outcome):
+    failed = _failures(outcome, ("identity", "identity_conflict", *LINKED))
+    assert not failed, f"{failed}\nskipped: {outcome['skipped']}\nconflicts: {outcome['conflicts']}"
+
+
 def test_tricks_are_flagged_for_a_person(outcome):
-    assert outcome["sandbox"].startswith(("isolated", "not isolated"))
+    assert outcome["sandbox"] == "isolated" or outcome["sandbox"].startswith("not isolated")
     for case in ("input_transformer", "replaced_run_cell", "callbacks_cleared", "patching_thread",
                  "trace_skips_asserts", "spawns_survivors", "kills_its_parent", "kills_everyone",
-                 "writes_site_packages", "writes_helpers", "other_gradebook"):
+                 "writes_site_packages", "writes_helpers", "other_gradebook", *NAMESPACE_TRICKS):
         assert outcome["flags"].get(f"{case}/dcgan"), f"{case} was not flagged"
 
 
