@@ -1,6 +1,6 @@
 """Autograding time at course scale: N students, each handing in the reference solution of every graded notebook.
 
-    python bench/autograde_time.py [--students 4] [--workers 2] [--notebooks dcgan stylegan2 dqn]
+    python -m bench.autograde_time [--students 4] [--workers 2] [--notebooks dcgan stylegan2 dqn]
 
 Grades the batch once with one worker and once with ``--workers`` parallel workers (each in its own course
 copy, results merged into one gradebook), with the real nbgrader and the grading sandbox. Prints seconds per
@@ -12,20 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
+from autograder.config import load_config
+from autograder.course import generate_assignments
+from autograder.grade import grade_folder
+from autograder.solutions import filled_release
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import nbformat  # noqa: E402
-
-from autograder.config import load_config  # noqa: E402
-from autograder.course import generate_assignments  # noqa: E402
-from autograder.grade import grade_folder  # noqa: E402
-from tests.submissions import filled_release  # noqa: E402
 
 GRADED = ("dcgan", "stylegan2", "dqn")  # the three graded assignments (labs are optional)
 TARGET_S_PER_STUDENT = 90.0

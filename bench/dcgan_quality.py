@@ -1,7 +1,7 @@
 """Time to quality: the CPU preset against the original recipe, measured by the sliced Wasserstein distance.
 
-    python bench/dcgan_quality.py --stage original   # once: the original recipe, 20,000 iterations (resumable)
-    python bench/dcgan_quality.py                    # the CPU preset until it reaches the original's final SWD
+    python -m bench.dcgan_quality --stage original   # once: the original recipe, 20,000 iterations (resumable)
+    python -m bench.dcgan_quality                    # the CPU preset until it reaches the original's final SWD
 
 The original run's history is kept in build/bench/dcgan_original/ (its checkpoint resumes an interrupted run).
 The recorded preset run (bench/results/dcgan_quality.json) used one torch thread (OMP_NUM_THREADS=1): with more
@@ -18,13 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from autograder.solutions import load_reference
+from helpers.core.checkpoint import load_checkpoint
+from helpers.core.emoji_data import load_emojis
+from helpers.dcgan.training import DCGANConfig, train_dcgan
 
-from autograder.solutions import load_reference  # noqa: E402
-from helpers.core.checkpoint import load_checkpoint  # noqa: E402
-from helpers.core.emoji_data import load_emojis  # noqa: E402
-from helpers.dcgan.training import DCGANConfig, train_dcgan  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OUT = ROOT / "build" / "bench"
 TIMING_ITERS = 500  # iterations of each recipe timed back to back on this machine for the wall-time ratio
@@ -60,7 +59,7 @@ def main() -> int:
     local = load_checkpoint(original_ckpt) if original_ckpt.exists() else None
     if local and local["iteration"] >= DCGANConfig().steps or not RECORDED.exists():
         if local is None:
-            print("run `python bench/dcgan_quality.py --stage original` first", file=sys.stderr)
+            print("run `python -m bench.dcgan_quality --stage original` first", file=sys.stderr)
             return 2
         original_iters, original_swd, source = local["iteration"], local["history"]["swd"], str(original_ckpt)
     else:  # the run recorded once (on a GPU): see its "where" and "command"

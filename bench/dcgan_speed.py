@@ -1,6 +1,6 @@
 """Time per DCGAN training iteration: the kit's loop against a faithful re-creation of the original loop.
 
-    python bench/dcgan_speed.py [--iters 60] [--rounds 3] [--device cpu|cuda]
+    python -m bench.dcgan_speed [--iters 60] [--rounds 3] [--device cpu|cuda]
 
 The original loop (as in the assignment's starter code): the emojis as PNG files in an ImageFolder, a DataLoader
 with per-batch PIL decoding and transforms (Resize, ToTensor, Normalize), batch 32, a fresh iterator each epoch,
@@ -17,24 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import datasets, transforms
+
+from autograder.solutions import load_reference
+from helpers.core.emoji_data import load_emojis
+from helpers.core.layers import DCDiscriminator
+from helpers.core.runtime import pick_device
+from helpers.dcgan.training import DCGANConfig, train_dcgan
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torchvision import datasets, transforms  # noqa: E402
-
-from autograder.solutions import load_reference  # noqa: E402
-from helpers.core.emoji_data import load_emojis  # noqa: E402
-from helpers.core.layers import DCDiscriminator  # noqa: E402
-from helpers.core.runtime import pick_device  # noqa: E402
-from helpers.dcgan.training import DCGANConfig, train_dcgan  # noqa: E402
 
 
 def write_image_folder(root: Path) -> Path:

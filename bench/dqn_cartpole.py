@@ -1,7 +1,7 @@
 """Steps and wall time to solve CartPole-v1: the kit's reference DQN against Stable-Baselines3's DQN (rl-zoo).
 
-    python bench/dqn_cartpole.py                 # 10 seeds, both agents, seed by seed
-    python bench/dqn_cartpole.py --seeds 3 --kit-only
+    python -m bench.dqn_cartpole                 # 10 seeds, both agents, seed by seed
+    python -m bench.dqn_cartpole --seeds 3 --kit-only
 
 One protocol for both agents (helpers.dqn.evaluation.protocol_check): every 2,500 training steps, 20 greedy episodes;
 when their mean return reaches 475, 100 more; "solved" at the first checkpoint whose 100-episode mean
@@ -24,15 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from autograder.solutions import load_reference
+from helpers.dqn.evaluation import protocol_check
+from helpers.dqn.training import DQNConfig, train_dqn
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from autograder.solutions import load_reference  # noqa: E402
-from helpers.dqn.evaluation import protocol_check  # noqa: E402
-from helpers.dqn.training import DQNConfig, train_dqn  # noqa: E402
 
 OUT = ROOT / "build" / "dqn_bench"
 KIT_BUDGET = 30_000

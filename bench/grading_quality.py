@@ -1,6 +1,6 @@
 """How well the hidden tests grade: realistic bugs (mutants) caught, correct variants kept at full marks.
 
-    python bench/grading_quality.py [--notebooks dcgan stylegan2 dqn toy_gan] [--workers N] [--cell-timeout S]
+    python -m bench.grading_quality [--notebooks dcgan stylegan2 dqn toy_gan] [--workers N] [--cell-timeout S]
                                     [--no-hostile] [--in-process]
 
 Builds the course once, then grades, with the real nbgrader and the grading sandbox, one batch per notebook: the
@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from autograder.config import load_config
+from autograder.course import generate_assignments
+from tests.corpus.common import check, grade_corpus, predict_scores
 
-from autograder.config import load_config  # noqa: E402
-from autograder.course import generate_assignments  # noqa: E402
-from tests.corpus.common import check, grade_corpus, predict_scores  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NOTEBOOKS = ("dqn", "toy_gan", "stylegan2", "dcgan")  # cheapest to grade first
 TARGET_KILL_RATE = 0.95

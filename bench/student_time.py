@@ -1,6 +1,6 @@
 """The students' run: how long Run all takes for every notebook, not in fast mode, on this machine.
 
-    python bench/student_time.py [--notebooks dcgan dqn ...] [--slice 20]
+    python -m bench.student_time [--notebooks dcgan dqn ...] [--slice 20]
 
 Executes each source notebook (the reference solutions, hidden tests left out) top to bottom as a student's Run all
 would, except that every training run stops after a short timed slice (``KIT_TIME_SLICE``: a warm-up step, then
@@ -25,13 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from autograder.config import load_config
+from autograder.execute import execute_notebook
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from autograder.config import load_config  # noqa: E402
-from autograder.execute import execute_notebook  # noqa: E402
 
 GOAL_CPU_MINUTES, GOAL_GPU_MINUTES = 60.0, 20.0
 # Run whole, not sliced: DQN's runs stop once solved, and a step costs nothing until learning starts, so a slice of

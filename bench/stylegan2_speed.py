@@ -1,6 +1,6 @@
 """Images per second of the StyleGAN2 port: batched generation against a naive per-sample loop.
 
-    python bench/stylegan2_speed.py [--batch 64] [--rounds 3] [--device cpu|cuda] [--threads N]
+    python -m bench.stylegan2_speed [--batch 64] [--rounds 3] [--device cpu|cuda] [--threads N]
 
 Generates ``--batch`` images from the bundled emoji generator (``data/stylegan2_emoji32.pt``; a randomly
 initialised generator of the same architecture if the file is missing) and, with ``--large``, from a
@@ -21,17 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import torch
+
+from helpers.stylegan2.generator import BUNDLED_GENERATOR, Generator, load_generator
+from helpers.stylegan2.training import StyleGAN2Config
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from helpers.stylegan2.generator import BUNDLED_GENERATOR, Generator, load_generator  # noqa: E402
-from helpers.stylegan2.training import StyleGAN2Config  # noqa: E402
 
 FFHQ256_KWARGS = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256, img_channels=3,
                       mapping_kwargs={"num_layers": 8},

@@ -1,7 +1,7 @@
 """Mode collapse on the literature's toy data: the plain GAN beside the kit's best recipe, ten seeds each.
 
-    python bench/toy_modes.py                       # ring of 8 and grid of 25, plain and best, seeds 0-9
-    python bench/toy_modes.py --datasets ring --recipes best --seeds 3 --workers 2
+    python -m bench.toy_modes                       # ring of 8 and grid of 25, plain and best, seeds 0-9
+    python -m bench.toy_modes --datasets ring --recipes best --seeds 3 --workers 2
 
 Settings of VEEGAN / PacGAN: a ring of 8 Gaussians (radius 1, std 0.01) and a 5x5 grid of 25 Gaussians at
 {-4, -2, 0, 2, 4}^2 (std 0.05); 2,500 samples per run; a sample is high quality (HQ) if within 3 std of its nearest
@@ -20,18 +20,16 @@ import dataclasses
 import json
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import torch
+
+from autograder.solutions import load_reference
+from helpers.toy_gan.training import ToyGANConfig, train_toy_gan
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from autograder.solutions import load_reference  # noqa: E402
-from helpers.toy_gan.training import ToyGANConfig, train_toy_gan  # noqa: E402
 
 OUT = ROOT / "build" / "toy_modes"
 DATASETS = ("ring", "grid")

@@ -1,46 +1,15 @@
-"""Make realistic student submissions: the release notebook with (possibly buggy) answers filled in."""
+"""Make realistic student submissions (:func:`autograder.solutions.filled_release`), the session's course, and read
+per-test scores back from the gradebook."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import nbformat
 from nbgrader.api import Gradebook
 
-from autograder.solutions import is_solution_cell
-from helpers.core.notebook_format import MARKER_RE
+from autograder.solutions import filled_release
 
-
-def filled_release(release: Path, source: Path,
-                   edits: dict[str, tuple[str, str] | list[tuple[str, str]]] | None = None,
-                   ) -> nbformat.NotebookNode:
-    """The release notebook with every answer cell taken from the source notebook.
-
-    ``edits`` maps a cell's grade_id to an (old, new) text replacement applied to that answer (one bug), or to a
-    list of them, applied in order.
-    """
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, 4).cells
-               if "nbgrader" in c.metadata}
-    nb = nbformat.read(release, 4)
-    pending = dict(edits or {})
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            text = answers[meta["grade_id"]]
-            marker = MARKER_RE.match(cell.source)
-            if marker:  # students keep the release's marker line
-                text = f"{marker.group(0)}\n{text}"
-            if cell.cell_type == "code" and is_solution_cell(cell):
-                text = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", "", text, flags=re.M)
-            if meta["grade_id"] in pending:
-                replacements = pending.pop(meta["grade_id"])
-                for old, new in [replacements] if isinstance(replacements, tuple) else replacements:
-                    assert old in text, f"mutation target not found in {meta['grade_id']}: {old!r}"
-                    text = text.replace(old, new)
-            cell.source = text
-    assert not pending, f"unknown cells {list(pending)}"
-    return nb
+__all__ = ["build_course", "cell_scores", "filled_release"]  # filled_release lives in the kit (the benches use it)
 
 
 def build_course(config, tmp_path_factory) -> dict:
