@@ -154,10 +154,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "grading.", "the setup cell"),
     EnvVar("KIT_DRIVE_MOUNT", "/content/drive", "Where Google Drive is mounted for KEEP_OUTPUTS_ON_DRIVE.",
            "the setup cell"),
-    EnvVar("KIT_TIME_LOG", "unset", "A file a run appends its wall-clock seconds to (bench/student_time.py).",
-           "bench/timing.py (installed by bench/student_time.py)"),
-    EnvVar("KIT_TIME_SLICE", "unset", "A fraction of each run's steps to time, scaled up (bench/student_time.py).",
-           "bench/timing.py (installed by bench/student_time.py)"),
+    EnvVar("KIT_TIME_SLICE", "unset", "Steps of every training run to time after a warm-up one; the run then "
+           "stops (bench/student_time.py sets it in its kernels).", "bench/timing.py"),
+    EnvVar("KIT_TIME_LOG", "unset", "The JSON-lines file each sliced run appends its pace to.", "bench/timing.py"),
     EnvVar("KIT_SANDBOX_ISOLATE", "1", "0: grade without the namespaces (a machine without user namespaces); "
            "the kernel guards stay.", "autograder.sandbox"),
     EnvVar("KIT_SANDBOX_MEMORY_BYTES", "memory_limit_mb", "Set by the grader: a kernel's memory limit.",
@@ -168,6 +167,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "autograder.sandbox"),
     EnvVar("KIT_SANDBOX_DISK_BYTES", "disk_quota_mb", "Set by the grader: bytes a sandbox may write (its tmpfs).",
            "autograder.sandbox"),
+    EnvVar("KIT_SANDBOX_CGROUP", "1", "0: no cgroup of the sandbox's own (per-process limits instead).",
+           "autograder.sandbox"),
     EnvVar("KIT_SANDBOX_HIDE", "set by the grader", "Paths hidden from the kernel (course folder, submissions).",
            "autograder.sandbox"),
     EnvVar("KIT_SANDBOX_BLANK", "set by the grader", "Files shown empty to the kernel (the gradebook).",
@@ -176,8 +177,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
            "autograder.sandbox"),
     EnvVar("KIT_SANDBOX_PIDS", "set by the grader", "Where the launcher records the kernel's PID, to kill its "
            "namespace.", "autograder.sandbox, autograder.grade"),
-    EnvVar("KIT_SANDBOX_STATUS", "set by the launcher", "What isolation the kernel got (read by `python -m "
-           "autograder check`).", "autograder.sandbox"),
+    EnvVar("KIT_SANDBOX_STATUS", "set by the launcher", "What isolation and limits the kernel got (the grader's "
+           "probe reads it).", "autograder.sandbox"),
 )
 
 
