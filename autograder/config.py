@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             "grading.memory_limit_mb"),
     Setting("max_output_chars", int, 200_000, "Characters of output a graded cell keeps; the rest is cut.",
             "grading.max_output_chars"),
+    Setting("max_output_image_chars", int, 5_000_000, "Characters of images (base64) a graded cell's stored output "
+            "keeps besides its text (an honest figure cell holds up to about 1 MB); the rest is cut.",
+            "grading.max_output_image_chars"),
     Setting("process_limit", int, 256, "Processes and threads one grading sandbox may run at once, all together "
             "(a cgroup's pids.max; without a cgroup, a per-user rlimit that root ignores).",
             "grading.process_limit"),

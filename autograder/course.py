@@ -112,51 +112,67 @@ def generate_assignments(config: KitConfig, root: Path = DEFAULT_COURSE_DIR) -> 
 CUT_NOTE = "\n[output cut by the grader: over {limit} characters in this cell]\n"
 
 
-def _output_size(output: dict) -> int:
-    """Characters an output takes in the notebook file (every mime type's data; an error's traceback)."""
+def _is_image(mime: str) -> bool:
+    return mime.startswith("image/") or mime == "application/pdf"
+
+
+def _output_sizes(output: dict) -> tuple[int, int]:
+    """Characters an output takes in the notebook file: (text, images), every mime type counted."""
     if output.get("output_type") == "stream":
-        return len(output.get("text", ""))
+        return len(output.get("text", "")), 0
     if output.get("output_type") == "error":
         return sum(len(str(x)) for x in (output.get("ename", ""), output.get("evalue", ""),
-                                         *output.get("traceback", [])))
-    data = output.get("data", {})
-    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
+                                         *output.get("traceback", []))), 0
+    text = image = 0
+    for mime, value in output.get("data", {}).items():
+        size = len(value) if isinstance(value, str) else len(json.dumps(value))
+        image, text = (image + size, text) if _is_image(mime) else (image, text + size)
+    return text, image
 
 
-def _cut_output(output: dict, room: int) -> dict | None:
-    """What of ``output`` fits in ``room`` characters: a stream's first characters, an error's name and what of
-    its message and traceback fits (it stays an error), else nothing (a display is not cut in the middle)."""
+def _cut_output(output: dict, text_room: int, image_room: int) -> dict | None:
+    """What of ``output`` fits: a stream's first characters, an error's name and what of its message and traceback
+    fits (it stays an error), a display's mime types that fit whole; None when nothing does."""
     kind = output.get("output_type")
-    if kind == "stream" and room > 0:
-        return {**output, "text": output.get("text", "")[:room]}
+    if kind == "stream":
+        return {**output, "text": output.get("text", "")[:text_room]} if text_room > 0 else None
     if kind == "error":
         ename = str(output.get("ename", ""))[:200]
-        evalue = str(output.get("evalue", ""))[:max(0, room - len(ename))]
+        evalue = str(output.get("evalue", ""))[:max(0, text_room - len(ename))]
         kept, used = [], len(ename) + len(evalue)
         for line in output.get("traceback", []):
-            if used + len(line) > room:
+            if used + len(line) > text_room:
                 break
             kept.append(line)
             used += len(line)
         return {**output, "ename": ename, "evalue": evalue, "traceback": kept}
-    return None
+    data = {}
+    for mime, value in output.get("data", {}).items():
+        size = len(value) if isinstance(value, str) else len(json.dumps(value))
+        room = image_room if _is_image(mime) else text_room
+        if size <= room:
+            data[mime] = value
+            image_room, text_room = (image_room - size, text_room) if _is_image(mime) else (image_room,
+                                                                                              text_room - size)
+    return {**output, "data": data} if data else None
 
 
-def cap_outputs(nb: nbformat.NotebookNode, limit: int) -> int:
-    """Keep at most ``limit`` characters of output per code cell, whatever wrote it (the kernel's streams, display(),
-    a rich repr, an error); the rest is replaced by one note. Returns how many cells were cut."""
+def cap_outputs(nb: nbformat.NotebookNode, limit: int, image_limit: int) -> int:
+    """Keep at most ``limit`` characters of text and ``image_limit`` of images (base64) of output per code cell,
+    whatever wrote it (the kernel's streams, display(), a rich repr, an error); what is past either is replaced by
+    one note. Returns how many cells were cut."""
     cut = 0
     for cell in nb.cells:
         if cell.get("cell_type") != "code" or not cell.get("outputs"):
             continue
-        used, kept = 0, []
+        text_used, image_used, kept = 0, 0, []
         for output in cell.outputs:
-            size = _output_size(output)
-            if used + size <= limit:
+            text, image = _output_sizes(output)
+            if text_used + text <= limit and image_used + image <= image_limit:
                 kept.append(output)
-                used += size
+                text_used, image_used = text_used + text, image_used + image
                 continue
-            part = _cut_output(output, limit - used)
+            part = _cut_output(output, limit - text_used, image_limit - image_used)
             if part is not None:
                 kept.append(nbformat.from_dict(part))
             kept.append(nbformat.v4.new_output("stream", name="stdout", text=CUT_NOTE.format(limit=limit)))
@@ -167,13 +183,13 @@ def cap_outputs(nb: nbformat.NotebookNode, limit: int) -> int:
     return cut
 
 
-def cap_notebook_file(path: Path, limit: int) -> int:
+def cap_notebook_file(path: Path, limit: int, image_limit: int) -> int:
     """:func:`cap_outputs` on the notebook file ``path`` (nbgrader's autograded notebook), rewritten in place
     (a new file renamed over it: nbgrader leaves it read-only). Returns how many cells were cut."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, encoding="utf-8") as f:
         nb = nbformat.read(f, as_version=4)
-    cut = cap_outputs(nb, limit)
+    cut = cap_outputs(nb, limit, image_limit)
     if cut:
         mode = os.stat(path, follow_symlinks=False).st_mode & 0o777
         fresh = path.with_name(f".{path.name}.capped")

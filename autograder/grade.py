@@ -158,8 +158,9 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
         # Output stored whatever wrote it (display(), a stream behind the kernel's cap): the feedback and the
         # formgrader read this file.
         graded = root / "autograded" / sub.student / sub.assignment / f"{sub.assignment}.ipynb"
-        if graded.is_file() and cap_notebook_file(graded, config.max_output_chars):
-            outcome.flags.append(f"output over {config.max_output_chars} characters in a cell, cut")
+        if graded.is_file() and cap_notebook_file(graded, config.max_output_chars, config.max_output_image_chars):
+            outcome.flags.append(f"output over {config.max_output_chars} characters (or images over "
+                                 f"{config.max_output_image_chars}) in a cell, cut")
         if verifying is None:
             return outcome
         verdicts = verifying.result()

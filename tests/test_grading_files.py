@@ -13,8 +13,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.config import load_config
-from autograder.course import CUT_NOTE, cap_notebook_file, cap_outputs
+from autograder.config import KIT_ROOT, load_config
+from autograder.course import CUT_NOTE, _output_sizes, cap_notebook_file, cap_outputs
 from autograder.grade import gradebook_kept, gradebook_sound, merge_submission
 from autograder.sandbox import probe
 
@@ -44,17 +44,23 @@ def test_stored_output_is_capped_whatever_wrote_it():
                                               traceback=["f" * 40] * 10)]
     honest = nbformat.v4.new_code_cell("ok()")
     honest.outputs = [nbformat.v4.new_output("stream", name="stdout", text="fine\n"),
-                      nbformat.v4.new_output("display_data", data={"image/png": "g" * 900, "text/plain": "<Figure>"})]
-    nb.cells = [flood, failing, honest]
+                      *[nbformat.v4.new_output("display_data", data={"image/png": "g" * 2000,
+                                                                     "text/plain": "<Figure>"})] * 2]
+    images = nbformat.v4.new_code_cell("show()")
+    images.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "h" * 3000, "text/plain": "<F>"})
+                      for _ in range(4)]
+    nb.cells = [flood, failing, honest, images]
     before = json.dumps(honest.outputs)
-    assert cap_outputs(nb, 1000) == 2
+    assert cap_outputs(nb, 1000, image_limit=5000) == 3
     assert nb.cells[0].outputs[0].text == "a" * 300  # whole outputs first, in order
     assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "display_data", "stream"]
     assert nb.cells[0].outputs[-1].text == CUT_NOTE.format(limit=1000)
     kinds = [o.output_type for o in nb.cells[1].outputs]
     assert kinds == ["stream", "error", "stream"], "a failing cell's error stays an error"
     assert sum(len(line) for line in nb.cells[1].outputs[1].traceback) <= 100
-    assert json.dumps(nb.cells[2].outputs) == before, "output under the limit is untouched"
+    assert json.dumps(nb.cells[2].outputs) == before, "output under the limits is untouched"
+    kept = nb.cells[3].outputs
+    assert [sorted(o.get("data", {})) for o in kept] == [["image/png", "text/plain"], ["text/plain"], []]
     nbformat.validate(nb)
 
 
@@ -66,13 +72,27 @@ def test_capping_a_file_rewrites_it_in_place(tmp_path):
     path = tmp_path / "a.ipynb"
     nbformat.write(nb, path)
     path.chmod(0o444)  # as nbgrader leaves it
-    assert cap_notebook_file(path, 1000) == 1
+    assert cap_notebook_file(path, 1000, 1000) == 1
     assert os.stat(path).st_mode & 0o777 == 0o444
     assert _outputs_size(nbformat.read(path, 4).cells[0]) < 1000
     link = tmp_path / "link.ipynb"
     link.symlink_to(path)
     with pytest.raises(OSError):
-        cap_notebook_file(link, 1000)  # never through a link
+        cap_notebook_file(link, 1000, 1000)  # never through a link
+
+
+def test_the_kit_s_own_figures_are_never_cut():
+    """The reference notebooks' stored outputs (figures up to about 1 MB a cell) keep every character."""
+    config = load_config()
+    for name in config.assignments:
+        nb = nbformat.read(config.source_notebook(name), 4)
+        executed = KIT_ROOT / "build" / "executed" / name / f"{name}.ipynb"
+        if executed.is_file():  # made by `make all`; else the figures are the size the settings allow for
+            nb = nbformat.read(executed, 4)
+        else:
+            for cell in (c for c in nb.cells if c.cell_type == "code"):
+                cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "i" * 1_000_000})]
+        assert cap_outputs(nb, config.max_output_chars, config.max_output_image_chars) == 0, name
 
 
 def _worker_with_files(tmp_path, student="s", assignment="a"):
@@ -175,5 +195,6 @@ def test_a_submission_that_links_its_notebook_away_changes_nothing_outside(tmp_p
     graded = root / "autograded" / "mallory" / "dcgan" / "dcgan.ipynb"
     assert not graded.is_symlink() and sorted(p.name for p in graded.parent.iterdir()) == ["dcgan.ipynb"]
     stored = nbformat.read(graded, 4)
-    assert max(_outputs_size(c) for c in stored.cells if c.cell_type == "code") < 60_000
+    text = [sum(_output_sizes(o)[0] for o in c.outputs) for c in stored.cells if c.cell_type == "code"]
+    assert 50_000 <= max(text) < 51_000, "the flood is stored up to the limit, and a note"
     assert "limits: memory" in result["sandbox"] and "output 50000 chars/cell" in result["sandbox"]
