@@ -237,6 +237,7 @@ def merge_shards(config: KitConfig, course: Path, shard_dirs: list[Path], log=pr
                     "superseded": [], "not_on_roster": [], "missing": [], "identity_warnings": [], "students": {},
                     "files": {}}
     sandboxes: list[str] = []
+    listed: dict[str, set[str]] = {}  # the items of each list of the result, as JSON
     # The merge writes a copy of the course gradebook and puts it in place at the end (one rename): a merge killed
     # midway leaves the gradebook as it was, and the copy needs no sync to disk at every one of the thousands of
     # commits nbgrader's API makes (they were 0.2 s a submission).
@@ -275,10 +276,19 @@ def merge_shards(config: KitConfig, course: Path, shard_dirs: list[Path], log=pr
             for key in part.get("errors", {}):
                 if key in graded:
                     result["scores"][key.split("/")[0]][key.split("/")[1]] = 0.0
-            for key in ("errors", "flags", "lowered_by_verification", "students", "files"):
-                result[key].update(part.get(key, {}))
-            for key in ("skipped", "superseded", "not_on_roster", "missing", "identity_warnings"):
-                result[key] += [x for x in part.get(key, []) if x not in result[key]]
+            # Every other key of grade's result, whatever grade adds: dicts by key, lists without repeats (each
+            # shard reports the whole batch's unidentified, superseded, ... files alike).
+            for key, value in part.items():
+                if key in ("scores", "max_scores", "similar", "sandbox"):
+                    continue
+                if isinstance(value, dict):
+                    result.setdefault(key, {}).update(value)
+                elif isinstance(value, list):
+                    seen = listed.setdefault(key, {json.dumps(x, sort_keys=True) for x in result.setdefault(key, [])})
+                    for item in value:
+                        if json.dumps(item, sort_keys=True) not in seen:
+                            seen.add(json.dumps(item, sort_keys=True))
+                            result[key].append(item)
             sandboxes += [part["sandbox"]] if part.get("sandbox") and part["sandbox"] not in sandboxes else []
     with open(merging, "rb+") as written:
         os.fsync(written.fileno())

@@ -22,6 +22,8 @@ import argparse
 import json
 import math
 import os
+import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -31,11 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
+from nbgrader.api import Gradebook  # noqa: E402
 
 from autograder.config import load_config  # noqa: E402
 from autograder.course import generate_assignments  # noqa: E402
 from autograder.grade import collect_submissions, grade_folder, release_notebooks  # noqa: E402
-from autograder.shard import merge_shards  # noqa: E402
+from autograder.shard import finish_shard, merge_shards, prepare_shard, read_manifest, shard_students  # noqa: E402,E501
 from tests.shard_synthetic import graded_shard  # noqa: E402
 from tests.submissions import filled_release  # noqa: E402
 
@@ -79,6 +82,25 @@ def stage_grading(config, tmp: Path) -> dict:
             "cpu_cores": os.cpu_count()}
 
 
+def replicate_shard(template: Path, course: Path, shard_dir: Path, index: int, students: list[str],
+                    batch: dict[str, list[str]]) -> None:
+    """Shard ``index`` of ``MERGE_SHARDS`` made from ``template`` (a graded shard of stand-ins): its stand-ins
+    renamed to ``students`` in the gradebook and the folders (building 7,000 submissions with nbgrader's API would
+    cost more than the merge measured)."""
+    prepare_shard(course, shard_dir, index, MERGE_SHARDS)
+    stand_ins = sorted({key.split("/")[0] for key in read_manifest(template)["graded"]})
+    shutil.copy2(template / "gradebook.db", shard_dir / "gradebook.db")
+    with sqlite3.connect(shard_dir / "gradebook.db") as db:
+        for old, new in zip(stand_ins, students):
+            db.execute("UPDATE student SET id = ?, first_name = ? WHERE id = ?", (new, new, old))
+            db.execute("UPDATE submitted_assignment SET student_id = ? WHERE student_id = ?", (new, old))
+            for kind in ("submitted", "autograded"):
+                shutil.copytree(template / kind / old, shard_dir / kind / new)
+    files = {f"{s}/{a}": f"{s}_{a}.ipynb" for s, assignments in batch.items() for a in assignments}
+    finish_shard(shard_dir, {"scores": {}, "errors": {}, "flags": {}, "files": files, "sandbox": "synthetic",
+                             "students": {}})
+
+
 def stage_merge(config, tmp: Path, students: int) -> dict:
     """The merge of ``MERGE_SHARDS`` synthetic shards of ``students`` students x every notebook."""
     course = tmp / "course"
@@ -86,16 +108,25 @@ def stage_merge(config, tmp: Path, students: int) -> dict:
         generate_assignments(config, course)
     batch = {f"student{i:05d}": list(config.assignments) for i in range(students)}
     began = time.perf_counter()
+    parts = [sorted(shard_students(set(batch), i, MERGE_SHARDS)) for i in range(1, MERGE_SHARDS + 1)]
+    size = max(len(p) for p in parts)
+    template = tmp / "template"
+    graded_shard(course, template, 1, 1, {f"standin{i:03d}": list(config.assignments) for i in range(size)})
     dirs = [tmp / "shards" / f"{i}-of-{MERGE_SHARDS}" for i in range(1, MERGE_SHARDS + 1)]
-    for index, shard_dir in enumerate(dirs, start=1):
-        graded_shard(course, shard_dir, index, MERGE_SHARDS, batch)
+    for index, (shard_dir, mine) in enumerate(zip(dirs, parts), start=1):
+        replicate_shard(template, course, shard_dir, index, mine, batch)
     print(f"made {MERGE_SHARDS} synthetic shards in {time.perf_counter() - began:.0f} s", file=sys.stderr)
-    began = time.perf_counter()
+    load = os.getloadavg()[0]
+    began, cpu = time.perf_counter(), time.process_time()
     result = merge_shards(config, course, dirs, log=lambda m: None)
-    merge_s = time.perf_counter() - began
+    merge_s, merge_cpu_s = time.perf_counter() - began, time.process_time() - cpu
     submissions = sum(result["merged"].values())
     assert submissions == students * len(config.assignments) and not result["not_merged"], "merge incomplete"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert len(gb.students) >= students and all(
+            len(gb.assignment_submissions(a)) == students for a in config.assignments), "gradebook incomplete"
     return {"students": students, "shards": MERGE_SHARDS, "submissions": submissions, "merge_s": round(merge_s, 1),
+            "merge_cpu_s": round(merge_cpu_s, 1), "load_average_before": round(load, 1),
             "ms_per_submission": round(1000 * merge_s / submissions, 1)}
 
 
@@ -115,7 +146,8 @@ def model(grading: dict, merge: dict, students: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=1000)
-    parser.add_argument("--stage", choices=("all", "grading", "merge"), default="all")
+    parser.add_argument("--stage", choices=("all", "grading", "merge", "report"), default="all",
+                        help="report: the table from the figures saved by the last grading and merge stages")
     args = parser.parse_args()
     config = load_config()
     RESULTS.mkdir(parents=True, exist_ok=True)
