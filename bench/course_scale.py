@@ -1,6 +1,6 @@
 """A course of 1,000 students on M machines of 2 cores, by simulation from times measured here.
 
-    python bench/course_scale.py [--students 1000] [--stage all|grading|merge]
+    python -m bench.course_scale [--students 1000] [--stage all|grading|merge|report]
 
 Measured, on this machine: (1) the release (``generate_assignments``, once per course); (2) the grading of the
 reference solution of each of the seven notebooks, once each, with the real nbgrader and sandbox, one worker (it
@@ -29,20 +29,17 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import nbformat
+from nbgrader.api import Gradebook
 
-import nbformat  # noqa: E402
-from nbgrader.api import Gradebook  # noqa: E402
+from autograder.config import KIT_ROOT, load_config
+from autograder.course import generate_assignments
+from autograder.grade import collect_submissions, grade_folder, release_notebooks
+from autograder.shard import finish_shard, merge_shards, prepare_shard, read_manifest, shard_students
+from autograder.solutions import filled_release
+from tests.shard_synthetic import graded_shard
 
-from autograder.config import load_config  # noqa: E402
-from autograder.course import generate_assignments  # noqa: E402
-from autograder.grade import collect_submissions, grade_folder, release_notebooks  # noqa: E402
-from autograder.shard import finish_shard, merge_shards, prepare_shard, read_manifest, shard_students  # noqa: E402,E501
-from tests.shard_synthetic import graded_shard  # noqa: E402
-from tests.submissions import filled_release  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
+RESULTS = KIT_ROOT / "bench" / "results"
 MACHINES = (1, 8, 32, 128)
 MERGE_SHARDS = 32
 MAX_MERGE_SHARE = 0.05
