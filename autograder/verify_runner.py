@@ -20,6 +20,7 @@ run, whatever the student's code returns to the grader's is checked as plain dat
 
 import builtins
 import json
+import operator
 import os
 import signal
 import sys
@@ -112,7 +113,7 @@ class Libraries:
     def _add(self, obj, label) -> None:
         if id(obj) in self.saved:
             return
-        if isinstance(obj, types.FunctionType):
+        if type(obj) is types.FunctionType:
             self.saved[id(obj)] = (obj, label, _function_state(obj))
             return
         attributes = dict(vars(obj))
@@ -120,48 +121,56 @@ class Libraries:
         if isinstance(obj, type):
             self.classes.add(id(obj))
         for key, value in attributes.items():
-            if isinstance(value, type) and not isinstance(obj, type):
+            kind = type(value)  # not isinstance(): that reads __class__, which some deprecated aliases warn on
+            if issubclass(kind, type) and not isinstance(obj, type):
                 self._add(value, f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', key)}")
-            elif isinstance(value, types.FunctionType) and not is_student_code(value.__code__):
+            elif kind is types.FunctionType and not is_student_code(value.__code__):
                 self._add(value, f"{label}.{key}")
 
     def take(self) -> None:
         """Snapshot every module (and its classes and functions) not seen yet, and ``sys.modules`` itself."""
         for name, module in list(sys.modules.items()):
-            if isinstance(module, types.ModuleType) and name != "__main__":
+            if isinstance(module, types.ModuleType) and name not in ("__main__", "__mp_main__"):
                 self._add(module, name)
         self.modules = dict(sys.modules)
 
     def accept(self) -> None:
         """Take the present state as the reference (after a provided cell: the release's own code)."""
-        self.saved.clear()
-        self.classes.clear()
-        self.take()
+        self.changes(undo=False, adopt=True)
 
-    def changes(self, undo: bool = True) -> list[str]:
-        """What changed since the snapshots (``sys.modules`` entries, then attributes), each undone with ``undo``;
-        then modules imported since are snapshotted."""
+    def changes(self, undo: bool = True, adopt: bool = False) -> list[str]:
+        """What changed since the snapshots (``sys.modules`` entries, then attributes), each undone with ``undo``
+        (or taken as the new reference with ``adopt``); then modules imported since are snapshotted."""
         found = []
         current_modules = sys.modules
-        for name, module in self.modules.items():
+        for name, module in ({} if adopt else self.modules).items():
             if current_modules.get(name, _MISSING) is not module:
                 found.append(f"sys.modules[{name}]")
                 if undo:
                     current_modules[name] = module
-        for name in [n for n in current_modules if n not in self.modules]:
+        for name in [n for n in current_modules if n not in self.modules and not adopt]:
             module = current_modules[name]
             if not isinstance(module, types.ModuleType):  # an import adds modules; only they are harmless
                 found.append(f"sys.modules[{name}]")
                 if undo:
                     del current_modules[name]
         for obj, label, state in list(self.saved.values()):
-            if isinstance(obj, types.FunctionType):
+            if type(obj) is types.FunctionType:
                 if any(a is not b for a, b in zip(_function_state(obj), state)):
+                    if adopt:
+                        self.saved[id(obj)] = (obj, label, _function_state(obj))
+                        continue
                     found.append(f"{label}.__code__")
                     if undo:
                         obj.__code__, obj.__defaults__, obj.__kwdefaults__ = state
                 continue
             current = vars(obj)
+            if len(current) == len(state) and all(map(operator.is_, current.values(), state.values())) \
+                    and current.keys() == state.keys():
+                continue  # unchanged: the usual case, compared at C speed
+            if adopt:
+                self.saved[id(obj)] = (obj, label, dict(current))
+                continue
             for key, value in state.items():
                 now = current.get(key, _MISSING)
                 if now is not value:
@@ -466,12 +475,7 @@ class Runner:
                     self.refuse("started_a_thread")
                 refused = len(self.refusals) > before
                 self.failing = self.failing or refused
-                if error is not None:
-                    reason = error
-                elif self.failing:
-                    reason = "refused" if refused else "refused_earlier"
-                else:
-                    reason = "-"
+                reason = "refused" if self.failing else error or "-"
                 self.report("test", name, "pass" if reason == "-" else "fail", reason)
                 continue
             if len(self.refusals) > before:

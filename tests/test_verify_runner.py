@@ -1,0 +1,179 @@
+"""The verification runner (autograder/verify_runner.py) run in this process: namespace tricks are refused and
+flagged, their honest twins pass. The sandbox is not the point here (tests/test_verify.py runs it there)."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from autograder.verify import definitions_only, runner_input
+from autograder.verify_runner import Libraries, Runner, own_dunder, plain_problem
+
+PROVIDED = ("import torch\nfrom torch import nn\nimport numpy as np\nKEEP_OUTPUTS = False\n"
+            "def helper(x):\n    return x + 1\n")
+TEST = ("import torch\n"
+        "_x = torch.arange(3.0)\n"
+        "_out = double(_x)\n"
+        "assert torch.allclose(_out, torch.tensor([0.0, 2.0, 4.0])), 'doubles'\n"
+        "assert any([True]) and not any([False]) and abs(-2) == 2 and list(zip([1], [2])) == [(1, 2)]\n"
+        "assert helper(1) == 2\n"
+        "_opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.5)\n"
+        "assert _opt.defaults['lr'] == 0.5\n")
+HONEST = "def double(x):\n    return x * 2\n"
+STUB = "def double(x):\n    return x\n"
+
+
+def _run(*student_cells: str, test: str = TEST, added_first: str | None = None) -> tuple[dict, list[str]]:
+    """Run provided cell, [added cell], answer cells, test cell; returns ({test: (verdict, reason)}, flags)."""
+    cells = [{"kind": "provided", "name": "setup", "source": PROVIDED}]
+    if added_first is not None:
+        cells.append({"kind": "student", "name": "setup-added-0", "source": definitions_only(added_first),
+                      "exports": ["double"], "added": True})
+    for index, text in enumerate(student_cells):
+        cells.append({"kind": "student", "name": f"answer{index}", "source": definitions_only(text),
+                      "exports": ["double"], "added": False})
+    cells.append({"kind": "test", "name": "t1", "source": test})
+    cells.append({"kind": "test", "name": "t2", "source": "assert float(double(torch.tensor(2.0))) == 4.0\n"})
+    lines: list[tuple] = []
+    Runner(runner_input(cells, "nonce", 0), lambda *words: lines.append(words)).run()
+    verdicts = {w[1]: (w[2], w[3]) for w in lines if w[0] == "test"}
+    return verdicts, [w[1] for w in lines if w[0] == "flag"]
+
+
+@pytest.fixture(autouse=True)
+def _libraries_untouched():
+    """Whatever a case did, this process's libraries are as they were (the runner put them back)."""
+    saved = (torch.allclose, torch.optim.SGD.__init__, math.pi, dict(sys.modules))
+    yield
+    assert (torch.allclose, torch.optim.SGD.__init__, math.pi) == saved[:3]
+    assert all(sys.modules.get(name) is module for name, module in saved[3].items())
+
+
+def test_the_honest_answer_passes_and_the_stub_fails():
+    assert _run(HONEST) == ({"t1": ("pass", "-"), "t2": ("pass", "-")}, [])
+    verdicts, flags = _run(STUB)
+    assert verdicts["t1"] == ("fail", "AssertionError") and verdicts["t2"][0] == "fail" and flags == []
+
+
+TRICKS = {
+    "builtins shadowed": ("def any(*a, **k):\n    return True\ndef abs(x):\n    return 0\n"
+                          "def zip(*a, **k):\n    return iter(())\n", "shadows:any_(a_builtin)"),
+    "__builtins__ rebound": ("import builtins\n__builtins__ = dict(vars(builtins), any=lambda *a: True)\n",
+                             "replaced:__builtins__"),
+    "library proxied": ("class Proxy:\n    def __init__(self, real):\n        self.real = real\n"
+                        "    def __getattr__(self, name):\n"
+                        "        return (lambda *a, **k: True) if name == 'allclose' else getattr(self.real, name)\n"
+                        "torch = Proxy(torch)\n", "shadows:torch"),
+    "class patched through an alias": ("from torch import optim as _o\n"
+                                       "_o.SGD.__init__ = lambda self, *a, **k: None\n",
+                                       "replaced:torch.optim.sgd.SGD.__init__"),
+    "provided helper redefined": ("def helper(x):\n    return 2\n", "shadows:helper"),
+    "a module in sys.modules": ("import sys as _s, types as _t\n_fake = _t.ModuleType('torch')\n"
+                                "_s.modules['torch'] = _fake\n", "replaced:sys.modules[torch]"),
+}
+
+
+@pytest.mark.parametrize("trick", TRICKS, ids=list(TRICKS))
+def test_a_namespace_trick_is_refused_and_flagged(trick):
+    code, flag = TRICKS[trick]
+    verdicts, flags = _run(code + STUB)
+    assert verdicts == {"t1": ("fail", "refused"), "t2": ("fail", "refused")}, trick
+    assert flag.replace("_", " ") in [f.replace("_", " ") for f in flags], flags
+    # The same trick with an honest answer still fails: a refused cell fails every later test cell.
+    assert _run(code + HONEST)[0]["t1"] == ("fail", "refused")
+
+
+def test_an_added_cell_is_checked_like_an_answer():
+    code, _ = TRICKS["a module in sys.modules"]
+    verdicts, flags = _run(HONEST, added_first=code)
+    assert verdicts["t1"] == ("fail", "refused") and "replaced:sys.modules[torch]" in flags
+
+
+def test_honest_twins_pass():
+    twins = ("import torch\nfrom torch import nn\nimport numpy as np\nimport torch.nn.functional as F\n"
+             "from dataclasses import dataclass\nKEEP_OUTPUTS = True  # a provided setting, edited\n"
+             "@dataclass\nclass Record:\n    value: float\n"
+             "def _helper(x):\n    return Record(float(x.sum()))\n"
+             "class Twice(nn.Module):\n    def forward(self, x):\n        return F.relu(x) * 2 + 0 * helper(0)\n"
+             "def double(x):\n    _helper(x)\n    return Twice()(x)\n")
+    assert _run(twins) == ({"t1": ("pass", "-"), "t2": ("pass", "-")}, [])
+
+
+RETURNED = {
+    "tensor subclass": ("class T(torch.Tensor):\n    pass\n"
+                        "def double(x):\n    return (x * 2).as_subclass(T)\n", "tensor subclass"),
+    "own __torch_function__": ("class T(torch.Tensor):\n    @classmethod\n"
+                               "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                               "        return True\n"
+                               "def double(x):\n    return x.as_subclass(T)\n", "tensor subclass (T)"),
+    "own __eq__": ("class Equal:\n    def __eq__(self, other):\n        return True\n"
+                   "    def __getattr__(self, name):\n        return self\n"
+                   "def double(x):\n    return Equal()\n", "__eq__"),
+    "own __float__ in a dict": ("class Number:\n    def __float__(self):\n        return 4.0\n"
+                                "def double(x):\n    return {'value': [Number()]}\n", "__float__"),
+}
+
+
+@pytest.mark.parametrize("case", RETURNED, ids=list(RETURNED))
+def test_what_student_code_returns_must_be_plain_data(case):
+    code, what = RETURNED[case]
+    test = "_out = double(torch.arange(3.0))\nassert _out == _out\n"
+    verdicts, flags = _run(code, test=test)
+    assert verdicts["t1"] == ("fail", "refused") and any(what in f and f.startswith("returned:") for f in flags)
+
+
+def test_a_patch_undone_before_the_cell_ends_still_counts():
+    code = ("import torch as _t\n_saved = {}\n"
+            "def double(x):\n    _saved['allclose'] = _t.allclose\n    _t.allclose = lambda *a, **k: True\n"
+            "    return x\n"
+            "def undo():\n    _t.allclose = _saved['allclose']\n")
+    test = "_out = double(torch.arange(3.0))\nassert torch.allclose(_out, _out * 2)\nundo()\n"
+    cells = [{"kind": "provided", "name": "setup", "source": PROVIDED},
+             {"kind": "student", "name": "a", "source": code, "exports": ["double", "undo"], "added": False},
+             {"kind": "test", "name": "t1", "source": test}]
+    lines: list[tuple] = []
+    Runner(runner_input(cells, "n", 0), lambda *w: lines.append(w)).run()
+    assert ("test", "t1", "fail", "refused") in lines
+    assert any(w[0] == "flag" and "while a test ran" in w[1] for w in lines)
+
+
+def test_the_tests_see_only_the_exported_names():
+    code = HONEST + "def secret():\n    return 1\n"
+    verdicts, _ = _run(code, test="assert 'secret' not in globals() and double(1) == 2\n")
+    assert verdicts["t1"] == ("pass", "-")
+
+
+def test_plain_data_and_own_dunders():
+    libraries = Libraries()
+    tensor_types = (torch.Tensor, torch.nn.Parameter)
+    assert plain_problem({"a": [torch.ones(1), 1.0, np.float32(2), (None, "x")]}, libraries.classes,
+                         tensor_types) is None
+    assert plain_problem(torch.nn.Parameter(torch.ones(1)), libraries.classes, tensor_types) is None
+    assert own_dunder(torch.Tensor, libraries.classes) is None
+
+    class Sneaky:
+        def __bool__(self):
+            return True
+
+    assert own_dunder(Sneaky, libraries.classes) == "__bool__"
+    assert "Sneaky" in plain_problem([Sneaky()], libraries.classes, tensor_types)
+
+
+def test_library_changes_are_found_and_undone():
+    libraries = Libraries()
+    original = torch.nn.functional.relu
+    torch.nn.functional.relu = lambda x: x
+    torch.nn.Module.__eq__ = lambda self, other: True
+    try:
+        found = libraries.changes()
+    finally:
+        torch.nn.functional.relu = original
+        if "__eq__" in vars(torch.nn.Module):
+            del torch.nn.Module.__eq__
+    assert "torch.nn.functional.relu" in found and "torch.nn.modules.module.Module.__eq__" in found
+    assert torch.nn.functional.relu is original and "__eq__" not in vars(torch.nn.Module)
+    assert libraries.changes() == []
