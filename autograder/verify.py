@@ -8,9 +8,14 @@ that is plain Python, not IPython:
 - the provided cells come from the release and the test cells (hidden tests included) from the course's source
   notebook; the student contributes only the *definitions* of their answer cells and of cells they added
   (imports, functions, classes, assignments to names): statements that do something at top level (patch a
-  module, register a hook, start a thread) are not run at all;
-- before every cell the functions of ``builtins``, ``math``, ``numpy``, ``torch`` that anything replaced are
-  put back, and a test cell during which one was replaced, or a thread was started, fails;
+  module, register a hook, start a thread) are not run at all. An added cell runs after the release cell it
+  follows in the submission, never before the first (setup) cell;
+- the runner (:mod:`autograder.verify_runner`, passed as its file's text) keeps two namespaces: the tests and
+  the provided cells see the real builtins, the real libraries and the provided names, and of the student's
+  namespace only the names the source's answer cells define. A student binding that shadows a builtin, a
+  provided function or a library, a rebound ``__builtins__``, a write to ``sys.modules`` or a changed attribute
+  of any library object is undone, flagged, and fails every later test cell; so does anything not plain data
+  (a tensor subclass, an object with its own ``__eq__``) that the student's code returns to the tests;
 - an audit hook, installed before any student code and impossible to remove, refuses what student code has no
   honest use for while grading (frames of the grader, ``sys.settrace``, ``gc``'s object lists, ``ctypes``, fork,
   kill, subprocesses, ``/proc/*/mem``) and reports it as a flag;
@@ -192,7 +197,7 @@ def build_plan(submitted: Path, release: Path, source: Path) -> list[dict]:
         elif meta.get("grade"):
             plan.append({"kind": "test", "name": grade_id, "source": _python(tests[grade_id])})
         else:
-            plan.append({"kind": "provided", "name": cell.get("id", key), "source": _python(cell.source)})
+            plan.append({"kind": "provided", "name": key, "source": _python(cell.source)})
         for index, text in enumerate(added.get(key, [])):
             student(f"{key}-added-{index}", text, True)
     last_test = max((i for i, c in enumerate(plan) if c["kind"] == "test"), default=-1)

@@ -65,13 +65,38 @@ def test_the_plan_takes_provided_cells_from_the_release_and_tests_from_the_sourc
         paths[name] = tmp_path / f"{name}.ipynb"
         nbformat.write(nb, paths[name])
     plan = build_plan(paths["submitted"], paths["release"], paths["source"])
-    # The edited provided cell counts as the student's own (definitions only), then the release's runs after it.
+    # The edited provided cell counts as the student's own (definitions only); it sat above the setup (first)
+    # cell, and nothing of the student's runs before that: it runs right after it.
     assert [(c["kind"], c["name"]) for c in plan] == [
-        ("student", "added-0"), ("provided", plan[1]["name"]), ("student", "a1"), ("student", "a1-added-0"),
+        ("provided", plan[0]["name"]), ("student", "cell-0-added-0"), ("student", "a1"), ("student", "a1-added-0"),
         ("test", "t1")]
-    assert plan[1]["source"].strip() == "x = 1", "the release's provided cell, not the student's edit"
+    assert plan[0]["source"].strip() == "x = 1", "the release's provided cell, not the student's edit"
     assert "def helper" in plan[3]["source"] and "print" not in plan[3]["source"]
     assert "assert f(2) == 3" in plan[4]["source"], "hidden tests come from the source"
+    assert all(c["exports"] == ["f"] for c in plan if c["kind"] == "student"), "the source's answer names"
+
+
+def test_added_cells_run_where_the_student_put_them_never_before_the_setup_cell(tmp_path):
+    release = _notebook([("provided", None, "SETUP = 1"), ("answer", "a1", "raise NotImplementedError()"),
+                         ("test", "t1", "assert f(1) == 2"), ("provided", None, "y = 2"),
+                         ("answer", "a2", "raise NotImplementedError()"), ("test", "t2", "assert g() == 3")])
+    source = _notebook([("provided", None, "SETUP = 1"), ("answer", "a1", "def f(v):\n    return v + 1"),
+                        ("test", "t1", "assert f(1) == 2"), ("provided", None, "y = 2"),
+                        ("answer", "a2", "def g():\n    return 3"), ("test", "t2", "assert g() == 3")])
+    submitted = _notebook([("provided", None, "import sys as _s\n_s.modules['torch'] = None"),
+                           ("provided", None, "SETUP = 1"), ("answer", "a1", "def f(v):\n    return v + 1"),
+                           ("test", "t1", "assert f(1) == 2"), ("provided", None, "y = 2"),
+                           ("provided", None, "def extra():\n    return 0"),
+                           ("answer", "a2", "def g():\n    return 3"), ("test", "t2", "assert g() == 3")])
+    paths = {}
+    for name, nb in (("release", release), ("source", source), ("submitted", submitted)):
+        paths[name] = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, paths[name])
+    plan = build_plan(paths["submitted"], paths["release"], paths["source"])
+    assert [(c["kind"], c["name"]) for c in plan] == [
+        ("provided", "cell-0"), ("student", "cell-0-added-0"), ("student", "a1"), ("test", "t1"),
+        ("provided", "cell-3"), ("student", "cell-3-added-0"), ("student", "a2"), ("test", "t2")]
+    assert all(c["exports"] == ["f", "g"] for c in plan if c["kind"] == "student")
 
 
 @pytest.mark.skipif(not probe().startswith("isolated"), reason="no namespaces on this machine")
