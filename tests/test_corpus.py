@@ -5,6 +5,8 @@ tests/test_grading.py."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from autograder.config import load_config
@@ -44,6 +46,9 @@ def test_mutants_lose_their_own_tests_points_and_every_variant_keeps_all(assignm
     corpus through the real grader."""
     corpus = corpus_of(assignment)
     mutants = predicted_in_suite(corpus.MUTANTS)
+    if os.environ.get("KIT_CORPUS", "") != "full" and set(mutants) <= set(in_suite(corpus.MUTANTS)):
+        # A small corpus (a lab's): tests/test_grading.py grades each of these cases through the real grader.
+        pytest.skip("every predicted case is graded through the real grader by tests/test_grading.py")
     scores = predict_in_subprocess(assignment, sorted(mutants))
     found = check(scores, corpus.AUTO_TESTS, mutants, corpus.VARIANTS)
     assert not found["false_failures"], f"correct answers lost points: {found['false_failures']}"
