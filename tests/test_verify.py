@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import pytest
 
@@ -110,7 +108,8 @@ def test_tricks_in_the_students_functions_fail_their_test(tmp_path):
         "def forges(x):\n    import os\n    os.write(1, b'abc test t_forges pass -\\n')\n    return x\n"
         "def spins(x):\n    threading.Thread(target=lambda: __import__('time').sleep(30), daemon=True).start()\n"
         "    return x * 2\n")
-    plan = [{"kind": "student", "name": "answer", "source": definitions_only(student)}]
+    plan = [{"kind": "student", "name": "answer", "source": definitions_only(student),
+             "exports": ["honest", "patches", "peeks", "traces", "forges", "spins"]}]
     tests = {"t_honest": "assert honest(2) == 4", "t_patches": "assert torch.allclose(patches(1), 2)",
              "t_peeks": "assert peeks(1) is not None", "t_traces": "assert traces(1) == 1",
              "t_forges": "assert forges(1) == 2", "t_spins": "assert spins(2) == 4",
@@ -124,5 +123,6 @@ def test_tricks_in_the_students_functions_fail_their_test(tmp_path):
     assert found.passed == {"t_honest": True, "t_patches": False, "t_peeks": False, "t_traces": False,
                             "t_forges": False, "t_spins": False, "t_after": False}
     assert any("sys._getframe" in f for f in found.flags) and any("settrace" in f for f in found.flags)
+    assert any("while_a_test_ran" in f for f in found.flags), "the patch is seen where patches() returns"
     assert not list(pids.glob("*.pid"))
-    assert os.path.exists(tmp_path / "work" / "verify-output.txt")
+    # The cells' output (verify-output.txt) stays in the sandbox's private copy of its folder (b29f1d9).
