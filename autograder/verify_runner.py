@@ -64,10 +64,20 @@ def own_dunder(cls, library_classes) -> str | None:
     for klass in getattr(cls, "__mro__", ()):
         if id(klass) in library_classes:
             continue
+        attributes = vars(klass)
         for name in SUSPECT_DUNDERS:
-            if name in vars(klass):
+            if name in attributes and _not_generated(attributes[name]):
                 return name
     return None
+
+
+def _not_generated(value) -> bool:
+    """Whether a class attribute is the student's own (code from their cells, or not a Python function at all),
+    rather than one a library wrote for the class (a dataclass's ``__eq__``)."""
+    inner = getattr(value, "__func__", value)
+    if isinstance(inner, property):
+        inner = inner.fget
+    return not isinstance(inner, types.FunctionType) or _student_function(inner)
 
 
 def plain_problem(value, library_classes, tensor_types=()) -> str | None:

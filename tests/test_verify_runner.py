@@ -27,15 +27,16 @@ HONEST = "def double(x):\n    return x * 2\n"
 STUB = "def double(x):\n    return x\n"
 
 
-def _run(*student_cells: str, test: str = TEST, added_first: str | None = None) -> tuple[dict, list[str]]:
+def _run(*student_cells: str, test: str = TEST, added_first: str | None = None,
+         exports: tuple[str, ...] | list[str] = ("double",)) -> tuple[dict, list[str]]:
     """Run provided cell, [added cell], answer cells, test cell; returns ({test: (verdict, reason)}, flags)."""
     cells = [{"kind": "provided", "name": "setup", "source": PROVIDED}]
     if added_first is not None:
         cells.append({"kind": "student", "name": "setup-added-0", "source": definitions_only(added_first),
-                      "exports": ["double"], "added": True})
+                      "exports": list(exports), "added": True})
     for index, text in enumerate(student_cells):
         cells.append({"kind": "student", "name": f"answer{index}", "source": definitions_only(text),
-                      "exports": ["double"], "added": False})
+                      "exports": list(exports), "added": False})
     cells.append({"kind": "test", "name": "t1", "source": test})
     cells.append({"kind": "test", "name": "t2", "source": "assert float(double(torch.tensor(2.0))) == 4.0\n"})
     lines: list[tuple] = []
@@ -98,9 +99,11 @@ def test_honest_twins_pass():
              "from dataclasses import dataclass\nKEEP_OUTPUTS = True  # a provided setting, edited\n"
              "@dataclass\nclass Record:\n    value: float\n"
              "def _helper(x):\n    return Record(float(x.sum()))\n"
+             "def record(x):\n    return Record(float(x))\n"
              "class Twice(nn.Module):\n    def forward(self, x):\n        return F.relu(x) * 2 + 0 * helper(0)\n"
              "def double(x):\n    _helper(x)\n    return Twice()(x)\n")
-    assert _run(twins) == ({"t1": ("pass", "-"), "t2": ("pass", "-")}, [])
+    test = TEST + "assert record(2.0) == record(2.0)  # a dataclass's own __eq__ is generated, not the student's\n"
+    assert _run(twins, test=test, exports=["double", "record"]) == ({"t1": ("pass", "-"), "t2": ("pass", "-")}, [])
 
 
 RETURNED = {
@@ -159,7 +162,9 @@ def test_plain_data_and_own_dunders():
         def __bool__(self):
             return True
 
-    assert own_dunder(Sneaky, libraries.classes) == "__bool__"
+    assert own_dunder(Sneaky, libraries.classes) is None, "defined here, not in a student's cell"
+    Sneaky.__bool__ = bool
+    assert own_dunder(Sneaky, libraries.classes) == "__bool__", "not a Python function: not generated"
     assert "Sneaky" in plain_problem([Sneaky()], libraries.classes, tensor_types)
 
 
