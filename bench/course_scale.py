@@ -161,7 +161,8 @@ def main() -> int:
     print(f"measured on {grading['cpu_cores']} cores: release {grading['release_s']:.0f} s; grading the reference, "
           "one worker:")
     for name, n in grading["notebooks"].items():
-        print(f"  {name:<22} {n['seconds']:7.1f} s  ({n['score']}/{n['max_score']})")
+        print(f"  {name:<22} {n['seconds']:7.1f} s  ({n['score']}/{n['max_score']})"
+              + (f"  ERRORS: {n['errors']}" if n["errors"] else ""))
     print(f"  one student, all seven: {figures['per_student_s']:.0f} s")
     print(f"identities: {grading['identity_s_per_file'] * 1000:.1f} ms per file, the whole batch on every machine: "
           f"{figures['identities_s']:.0f} s")
@@ -175,6 +176,7 @@ def main() -> int:
     print(json.dumps({"students": args.students,
                       "wall_hours": {m: round(r["total_s"] / 3600, 2) for m, r in figures["rows"].items()},
                       "merge_share_at_32": round(share, 4), "merge_share_ok": share < MAX_MERGE_SHARE,
+                      "grading_errors": sum(len(n["errors"]) for n in grading["notebooks"].values()),
                       "per_student_s": round(figures["per_student_s"], 1), "merge_s": round(figures["merge_s"], 1),
                       "release_s": grading["release_s"], "identities_s": round(figures["identities_s"], 1),
                       "notebook_s": {k: v["seconds"] for k, v in grading["notebooks"].items()},
