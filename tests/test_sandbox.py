@@ -171,10 +171,6 @@ def _limits(work, pids, code: str, **env) -> str:
     return _sandboxed(code, work, pids, env={k: str(v) for k, v in env.items()})
 
 
-def _own_cgroups() -> list[str]:
-    return [str(p) for p in CGROUP_ROOT.glob(f"**/{CGROUP_PREFIX}*") if p.is_dir()]
-
-
 def test_the_process_limit_holds_for_the_whole_sandbox(folders):
     work, pids = folders
     out = _limits(work, pids, """
@@ -261,14 +257,17 @@ def test_the_real_folder_cannot_be_replaced_from_inside(folders, tmp_path):
 
 def test_its_cgroups_are_removed_when_it_ends(folders):
     work, pids = folders
-    before = set(_own_cgroups())
     out = _sandboxed("""
         import os, subprocess, sys
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
         print(open("/proc/self/cgroup").read())
     """, work, pids)
-    mine = [line.split(":", 2)[2] for line in out.splitlines() if CGROUP_PREFIX in line]
+    mine = []
+    for line in out.splitlines():  # "8:pids:/kit-sandbox-123" -> /sys/fs/cgroup/pids/kit-sandbox-123
+        if CGROUP_PREFIX in line:
+            _, controller, path = line.split(":", 2)
+            mine.append(CGROUP_ROOT / controller / path.lstrip("/"))
     if not mine:
         pytest.skip("no cgroup here")
     time.sleep(0.5)
-    assert set(_own_cgroups()) - before == set()
+    assert [str(c) for c in mine if c.exists()] == [], "its cgroups are gone, the process it left killed"
