@@ -33,7 +33,7 @@ SUSPECT_DUNDERS = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "
                    "__array__", "__array_ufunc__", "__array_function__", "__getattr__", "__getattribute__",
                    "__class__", "__instancecheck__", "__subclasscheck__")
 # New attributes that libraries add to themselves while working (not a patch).
-SELF_MADE = ("__warningregistry__", "__annotations__")
+SELF_MADE = ("__warningregistry__", "__annotations__", "__slotnames__")
 BLOCKED_ANYWHERE = {"sys.settrace", "sys.setprofile", "sys._current_frames", "gc.get_objects", "gc.get_referrers",
                     "gc.get_referents", "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.system", "os.exec",
                     "os.posix_spawn", "os.spawn", "subprocess.Popen", "signal.pthread_kill", "sys.addaudithook"}
@@ -184,8 +184,8 @@ class Libraries:
             for key, value in state.items():
                 now = current.get(key, _MISSING)
                 if now is not value:
-                    if type(now) is int and type(value) is int and isinstance(obj, type):
-                        continue  # a class's counter (torch's hook handles count themselves)
+                    if (type(now) is int and type(value) is int) or (value is None and now is not _MISSING):
+                        continue  # a counter or a lazily filled cache (torch's hook ids, matplotlib's unit paths)
                     found.append(f"{label}.{key}")
                     if undo:
                         self._set(obj, key, value)
@@ -473,6 +473,7 @@ class Runner:
                             self.provided[key] = value
                     self.student.update(self.provided)
                     self.protected = self.protected_state()
+                    self.failing = self.failing or len(self.refusals) > before
                     continue
                 changed = self.libraries.changes() if self.student_ran else (self.accept() or [])
                 for what in changed:
