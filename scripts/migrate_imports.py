@@ -94,7 +94,7 @@ MOVES: dict[str, dict[str, tuple[str, ...]]] = {
                                 "UnsafePickleError", "upfirdn2d", "upsample2d",),
     },
     "stylegan2_tools": {
-        "stylegan2.tools": ("_check_latents", "_check_styles", "layer_resolutions", "style_mix", "style_mixing_grid",),
+        "stylegan2.tools": ("_check_latents", "_check_styles", "style_mix", "style_mixing_grid",),
     },
     "stylegan2_training": {
         "stylegan2.discriminator": ("_lrelu", "Discriminator", "DiscriminatorBlock", "EqualConv2d", "EqualLinear",),
