@@ -24,7 +24,15 @@ NAMESPACE_TRICKS = ("shadowed_builtins", "builtins_dict", "torch_proxy", "optim_
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
     course = build_course(CONFIG, tmp_path_factory)
-    return hostile_results(course["root"], tmp_path_factory.mktemp("hostile"))
+    result = hostile_results(course["root"], tmp_path_factory.mktemp("hostile"))
+    # One line per case for the log (pytest -s or -rP shows it): score, twin's score, what it measured.
+    for name in [*TWINS, *CASES]:
+        twin = CASES[name][0] if name in CASES else name
+        print(f"hostile {name}: {result['scores'].get(name)} (twin {result['scores'].get(twin)}) "
+              f"{result['probes'].get(name, '')} {result['failures'].get(name, 'held')}")
+    print(f"hostile batch: {result['seconds']} s; other failures: "
+          f"{ {k: v for k, v in result['failures'].items() if k not in CASES and k not in TWINS} }")
+    return result
 
 
 def _failures(outcome, names) -> dict[str, str]:
