@@ -6,7 +6,7 @@ Measured, on this machine: (1) the release (``generate_assignments``, once per c
 reference solution of each of the seven notebooks, once each, with the real nbgrader and sandbox, one worker (it
 uses both cores: nbgrader's kernel and the verification run); (3) the identity collection per submitted file
 (every shard resolves the whole batch's identities); (4) the merge (``autograder.shard.merge_shards``: gradebooks,
-notebooks, similarity) of 32 synthetic shards holding ``--students`` students x 7 notebooks (tests/shard_synthetic.py:
+notebooks, similarity) of 32 synthetic shards holding ``--students`` students x 7 notebooks (bench/synthetic_shards.py:
 real course gradebook, release notebooks as the submitted and autograded files).
 
 Model, for M machines each grading one shard: wall = release + identities of the whole batch + ceil(students / M)
@@ -37,7 +37,7 @@ from autograder.course import generate_assignments
 from autograder.grade import collect_submissions, grade_folder, release_notebooks
 from autograder.shard import finish_shard, merge_shards, prepare_shard, read_manifest, shard_students
 from autograder.solutions import filled_release
-from tests.shard_synthetic import graded_shard
+from bench.synthetic_shards import graded_shard
 
 RESULTS = KIT_ROOT / "bench" / "results"
 MACHINES = (1, 8, 32, 128)

@@ -1,31 +1,38 @@
 """Sharded grading (``autograder.shard``): the split, the manifest's checks and the merge, on synthetic shards.
 
-The shards here are what ``grade --shard`` leaves (tests/shard_synthetic.py: a course copy, a gradebook, notebooks,
+The shards here are what ``grade --shard`` leaves (bench/synthetic_shards.py: a course copy, a gradebook, notebooks,
 a manifest) without running a notebook; tests/test_slurm.py grades real submissions on a real Slurm.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
+import warnings
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
+from sqlalchemy.exc import SAWarning
 
 from autograder.__main__ import main as autograder_main
 from autograder.config import load_config
+from autograder.grade import copy_submission
 from autograder.shard import (
     EXIT_INCOMPLETE,
     ShardError,
     copy_regular,
+    copy_students,
     merge_shards,
     parse_shard,
     shard_of,
     shard_students,
 )
-from tests.shard_synthetic import cell_score, graded_shard, tiny_course
+from bench.synthetic_shards import cell_score, graded_shard, tiny_course
 
 CONFIG = load_config()
 ASSIGNMENTS = ("dcgan", "dqn")
@@ -201,3 +208,87 @@ def test_a_shard_folder_cannot_hold_the_course(course, tmp_path):
 def test_grade_shard_option_errors(course, tmp_path, capsys):
     assert autograder_main(["--course-dir", str(course), "grade", str(tmp_path), "--shard", "4/3"]) == 2
     assert "I must be between 1 and N" in capsys.readouterr().err
+
+
+def gradebook_rows(db: Path) -> dict[str, list]:
+    """Every row a merge writes, by names instead of nbgrader's random ids: students, submissions (timestamps,
+    extensions), submitted notebooks (flags, penalties), grades and comments (every value), sorted."""
+    queries = {
+        "student": "SELECT id, first_name, last_name, email, lms_user_id FROM student",
+        "submitted_assignment": """SELECT s.student_id, a.name, s.timestamp, s.extension FROM submitted_assignment s
+                                   JOIN assignment a ON a.id = s.assignment_id""",
+        "submitted_notebook": """SELECT s.student_id, a.name, n.name, sn.flagged, sn.late_submission_penalty
+                                 FROM submitted_notebook sn JOIN submitted_assignment s ON s.id = sn.assignment_id
+                                 JOIN assignment a ON a.id = s.assignment_id
+                                 JOIN notebook n ON n.id = sn.notebook_id""",
+        "grade": """SELECT s.student_id, a.name, n.name, c.name, g.auto_score, g.manual_score, g.extra_credit,
+                           g.needs_manual_grade
+                    FROM grade g JOIN submitted_notebook sn ON sn.id = g.notebook_id
+                    JOIN base_cell c ON c.id = g.cell_id
+                    JOIN submitted_assignment s ON s.id = sn.assignment_id JOIN assignment a ON a.id = s.assignment_id
+                    JOIN notebook n ON n.id = sn.notebook_id""",
+        "comment": """SELECT s.student_id, a.name, n.name, c.name, k.auto_comment, k.manual_comment
+                      FROM comment k JOIN submitted_notebook sn ON sn.id = k.notebook_id
+                      JOIN base_cell c ON c.id = k.cell_id JOIN submitted_assignment s ON s.id = sn.assignment_id
+                      JOIN assignment a ON a.id = s.assignment_id JOIN notebook n ON n.id = sn.notebook_id""",
+    }
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        rows = {table: sorted(con.execute(sql).fetchall(), key=repr) for table, sql in queries.items()}
+        # No row left behind by a replaced submission (the joins above would hide an orphan).
+        rows["counts"] = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in
+                          ("submitted_assignment", "submitted_notebook", "grade", "comment")]
+    return rows
+
+
+def test_the_sql_merge_writes_the_rows_of_nbgraders_per_submission_merge(course):
+    """merge_shards (a few SQL statements per shard) against the per-submission ORM path (copy_submission, as
+    merge_submission uses it, then copy_students): the same rows, on a course with solution and task cells, an
+    earlier submission to replace, and shards holding comments, flags, manual scores, extra credit, timestamps."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for assignment in ASSIGNMENTS:
+            gb.add_solution_cell("answer", assignment, assignment)
+            gb.add_grade_cell("answer", assignment, assignment, max_score=2.0, cell_type="code")
+        gb.add_task_cell("task", "dcgan", "dcgan", max_score=3.0, cell_type="markdown")
+    shards = make_shards(course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        # Merged before: ann0's dcgan (replaced by the shard's) and a student no shard knows (kept).
+        gb.update_or_create_student("ann0", first_name="Old", email="")
+        gb.update_or_create_student("zoe", first_name="Zoe")
+        for student in ("ann0", "zoe"):
+            gb.add_submission("dcgan", student, timestamp=datetime(2026, 1, 1, 9, 0))
+    for index, shard_dir in enumerate(shards):
+        with Gradebook(f"sqlite:///{shard_dir / 'gradebook.db'}") as gb:
+            for n, submission in enumerate(s for a in ASSIGNMENTS for s in gb.assignment_submissions(a)):
+                submission.timestamp = datetime(2026, 3, 1 + index, 12, n, 7, 123456)
+                submission.extension = timedelta(days=2, hours=3) if n % 3 == 0 else None
+                for notebook in submission.notebooks:
+                    notebook.flagged = n % 2 == 0
+                    notebook.late_submission_penalty = 0.5 if n % 4 == 1 else None
+                    for grade in notebook.grades:
+                        grade.manual_score = 1.5 if (grade.name, n % 3) == ("answer", 1) else None
+                        grade.extra_credit = 0.25 if grade.name == "test_0" and n % 2 else None
+                        grade.needs_manual_grade = grade.name in ("answer", "task") and n % 3 == 2
+                    for comment in notebook.comments:
+                        comment.auto_comment = f"auto {submission.student.id} {n}" if n % 2 else None
+                        comment.manual_comment = f"manual ’{n}’" if n % 3 == 0 else None
+            gb.db.commit()
+    orm = Path(shutil.copytree(course, course.parent / "orm"))
+    with Gradebook(f"sqlite:///{orm / 'gradebook.db'}") as dst, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        for shard_dir in shards:
+            with Gradebook(f"sqlite:///{shard_dir / 'gradebook.db'}") as src:
+                for key in json.loads((shard_dir / "shard.json").read_text())["graded"]:
+                    student, assignment = key.split("/")
+                    copy_submission(src, dst, assignment, student)
+                copy_students(src, dst)
+    merge_shards(CONFIG, course, shards, log=lambda m: None)
+    fast, slow = gradebook_rows(course / "gradebook.db"), gradebook_rows(orm / "gradebook.db")
+    assert fast == slow
+    # The comparison compared something: every kind of value is there, the earlier submissions as they should be.
+    assert fast["counts"][3] == 15 + 10 + 2  # a comment per solution or task cell of each submission (zoe kept)
+    assert {row[5] for row in fast["grade"]} >= {None, 1.5} and {row[6] for row in fast["grade"]} >= {None, 0.25}
+    assert ("zoe", "dcgan", "2026-01-01 09:00:00.000000", None) in fast["submitted_assignment"]
+    assert not any(row[:2] == ("ann0", "dcgan") and row[2].startswith("2026-01")
+                   for row in fast["submitted_assignment"])
+    assert ("ann0", "Ann0", "Example", "ann0@example.org", None) in fast["student"]
