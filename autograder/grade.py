@@ -346,6 +346,8 @@ def default_workers() -> int:
 
 def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Scores of every student and assignment in the gradebook, and the maximum score of each assignment."""
+    from nbgrader.api import Assignment, Student, SubmittedAssignment
+
     scores: dict[str, dict[str, float]] = {}
     max_scores: dict[str, float] = {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
@@ -354,12 +356,15 @@ def read_scores(config: KitConfig, root: Path) -> tuple[dict[str, dict[str, floa
                 max_scores[assignment] = gb.find_assignment(assignment).max_score
             except MissingEntry:
                 continue
-            for student in gb.students:
-                try:
-                    submission = gb.find_submission(assignment, student.id)
-                except MissingEntry:
-                    continue
-                scores.setdefault(student.id, {})[assignment] = submission.score
+            # One query per assignment (not one per student): nbgrader's own score expression, in the order of
+            # ``gb.students``.
+            rows = (gb.db.query(Student.id, SubmittedAssignment.score)
+                    .join(SubmittedAssignment, SubmittedAssignment.student_id == Student.id)
+                    .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                    .filter(Assignment.name == assignment)
+                    .order_by(Student.last_name, Student.first_name))
+            for student, score in rows:
+                scores.setdefault(student, {})[assignment] = score
     return scores, max_scores
 
 
