@@ -9,8 +9,9 @@ so all of a student's notebooks land in one part and every machine splits alike.
 ``grading`` and the course gradebook untouched.
 
 :func:`merge_shards` refuses shards made from another release (checksums) or cut from another batch, and a student
-graded in two shards, before it writes anything; then it merges each finished shard's gradebook and notebooks into
-the course with ``autograder.grade.copy_submission`` (the merge the local workers use), copying regular files only.
+graded in two shards, before it writes anything; then it merges each finished shard's gradebook rows into the course
+(:func:`copy_gradebook_rows`: a few SQL statements per shard, the rows ``autograder.grade.copy_submission``, the merge
+the local workers use, would write) and its notebooks, copying regular files only.
 It reports the students of the shards that are missing or unfinished. Merging the same shards again gives the
 same gradebook (each submission is replaced, not added), so a failed shard is re-run and the merge repeated.
 """
@@ -27,6 +28,7 @@ import stat
 import uuid
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.exc import SAWarning
 
@@ -293,7 +295,7 @@ def copy_gradebook_rows(dst: sqlite3.Connection, src_db: Path, keys: list[str]) 
     one transaction of its own (``dst`` opened with ``isolation_level=None``, ``uri=True``).
     """
     dst.create_function("new_uuid", 0, _new_uuid)  # not deterministic: one per row
-    dst.execute("ATTACH DATABASE ? AS src", (f"file:{src_db}?mode=ro",))
+    dst.execute("ATTACH DATABASE ? AS src", (f"file:{quote(str(src_db))}?mode=ro",))  # read only
     try:
         dst.execute("CREATE TEMP TABLE wanted (student TEXT, assignment TEXT, PRIMARY KEY (student, assignment))")
         dst.executemany("INSERT OR IGNORE INTO wanted VALUES (?, ?)", (key.split("/", 1) for key in keys))
@@ -336,50 +338,56 @@ def merge_shards(config: KitConfig, course: Path, shard_dirs: list[Path], log=pr
     # midway leaves the gradebook as it was, and the copy needs no sync to disk at each shard's commit.
     merging = course / ".gradebook.db.merging"
     shutil.copy2(course / "gradebook.db", merging)
-    with contextlib.closing(sqlite3.connect(f"file:{merging}", uri=True, isolation_level=None)) as dst:
-        dst.execute("PRAGMA synchronous=OFF")
-        dst.execute("PRAGMA journal_mode=MEMORY")
-        for shard_dir, manifest in done:
-            graded = manifest["graded"]
-            # A key nbgrader recorded nothing for is not copied: grade_folder reported why.
-            copied = copy_gradebook_rows(dst, shard_dir / "gradebook.db", graded)
-            for key in graded:
-                if key not in copied:
-                    continue
-                student, assignment = key.split("/")
-                for kind in ("submitted", "autograded"):
-                    made, target = shard_dir / kind / student / assignment, course / kind / student / assignment
-                    if target.is_symlink() or target.is_file():
-                        target.unlink()
-                    elif target.exists():
-                        shutil.rmtree(target)
-                    if made.is_dir() and not made.is_symlink():
-                        left += copy_regular(made, target)
-            if (shard_dir / "roster.csv").is_file():
-                copy_regular_file(shard_dir / "roster.csv", course / "roster.csv")
-            merged[str(shard_dir)] = len(graded)
-            log(f"merged {shard_dir}: part {manifest['shard'][0]} of {manifest['shard'][1]}, "
-                f"{len(graded)} submissions")
-            part = manifest["result"]
-            # Each student's scores as the course gradebook holds them (below); 0 where grading failed, as grade.
-            result["scores"].update({key.split("/")[0]: {} for key in graded})
-            for key in part.get("errors", {}):
-                if key in graded:
-                    result["scores"][key.split("/")[0]][key.split("/")[1]] = 0.0
-            # Every other key of grade's result, whatever grade adds: dicts by key, lists without repeats (each
-            # shard reports the whole batch's unidentified, superseded, ... files alike).
-            for key, value in part.items():
-                if key in ("scores", "max_scores", "similar", "sandbox"):
-                    continue
-                if isinstance(value, dict):
-                    result.setdefault(key, {}).update(value)
-                elif isinstance(value, list):
-                    seen = listed.setdefault(key, {json.dumps(x, sort_keys=True) for x in result.setdefault(key, [])})
-                    for item in value:
-                        if json.dumps(item, sort_keys=True) not in seen:
-                            seen.add(json.dumps(item, sort_keys=True))
-                            result[key].append(item)
-            sandboxes += [part["sandbox"]] if part.get("sandbox") and part["sandbox"] not in sandboxes else []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{quote(str(merging))}", uri=True,
+                                                    isolation_level=None)) as dst:
+            dst.execute("PRAGMA synchronous=OFF")
+            dst.execute("PRAGMA journal_mode=MEMORY")
+            for shard_dir, manifest in done:
+                graded = manifest["graded"]
+                # A key nbgrader recorded nothing for is not copied: grade_folder reported why.
+                copied = copy_gradebook_rows(dst, shard_dir / "gradebook.db", graded)
+                for key in graded:
+                    if key not in copied:
+                        continue
+                    student, assignment = key.split("/")
+                    for kind in ("submitted", "autograded"):
+                        made, target = shard_dir / kind / student / assignment, course / kind / student / assignment
+                        if target.is_symlink() or target.is_file():
+                            target.unlink()
+                        elif target.exists():
+                            shutil.rmtree(target)
+                        if made.is_dir() and not made.is_symlink():
+                            left += copy_regular(made, target)
+                if (shard_dir / "roster.csv").is_file():
+                    copy_regular_file(shard_dir / "roster.csv", course / "roster.csv")
+                merged[str(shard_dir)] = len(graded)
+                log(f"merged {shard_dir}: part {manifest['shard'][0]} of {manifest['shard'][1]}, "
+                    f"{len(graded)} submissions")
+                part = manifest["result"]
+                # Each student's scores as the course gradebook holds them (below); 0 where grading failed, as grade.
+                result["scores"].update({key.split("/")[0]: {} for key in graded})
+                for key in part.get("errors", {}):
+                    if key in graded:
+                        result["scores"][key.split("/")[0]][key.split("/")[1]] = 0.0
+                # Every other key of grade's result, whatever grade adds: dicts by key, lists without repeats (each
+                # shard reports the whole batch's unidentified, superseded, ... files alike).
+                for key, value in part.items():
+                    if key in ("scores", "max_scores", "similar", "sandbox"):
+                        continue
+                    if isinstance(value, dict):
+                        result.setdefault(key, {}).update(value)
+                    elif isinstance(value, list):
+                        seen = listed.setdefault(key, {json.dumps(x, sort_keys=True)
+                                                       for x in result.setdefault(key, [])})
+                        for item in value:
+                            if json.dumps(item, sort_keys=True) not in seen:
+                                seen.add(json.dumps(item, sort_keys=True))
+                                result[key].append(item)
+                sandboxes += [part["sandbox"]] if part.get("sandbox") and part["sandbox"] not in sandboxes else []
+    except BaseException:
+        merging.unlink(missing_ok=True)  # a failed merge leaves no half-merged copy (the course is untouched)
+        raise
     with open(merging, "rb+") as written:
         os.fsync(written.fileno())
     os.replace(merging, course / "gradebook.db")

@@ -292,3 +292,18 @@ def test_the_sql_merge_writes_the_rows_of_nbgraders_per_submission_merge(course)
     assert not any(row[:2] == ("ann0", "dcgan") and row[2].startswith("2026-01")
                    for row in fast["submitted_assignment"])
     assert ("ann0", "Ann0", "Example", "ann0@example.org", None) in fast["student"]
+
+
+def test_a_shard_whose_gradebook_cannot_be_read_stops_the_merge_and_changes_nothing(course):
+    shards = make_shards(course)
+    odd = shards[2].with_name("3 of 3?#%20")  # the folder's name is not read as part of an SQLite URI
+    shards[2].rename(odd)
+    before = (course / "gradebook.db").read_bytes()
+    (shards[1] / "gradebook.db").write_bytes(b"not a gradebook" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        merge_shards(CONFIG, course, [shards[0], odd, shards[1]], log=lambda m: None)
+    assert (course / "gradebook.db").read_bytes() == before and not list(course.glob(".gradebook.db.merging*"))
+    result = merge_shards(CONFIG, course, [shards[0], odd], log=lambda m: None)
+    assert sum(result["merged"].values()) == len(json.loads((shards[0] / "shard.json").read_text())["graded"]) + len(
+        json.loads((odd / "shard.json").read_text())["graded"])
+    assert dump(course)["cells"] == expected_cells(set(BATCH) - shard_students(set(BATCH), 2, 3))
