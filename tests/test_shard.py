@@ -307,3 +307,20 @@ def test_a_shard_whose_gradebook_cannot_be_read_stops_the_merge_and_changes_noth
     assert sum(result["merged"].values()) == len(json.loads((shards[0] / "shard.json").read_text())["graded"]) + len(
         json.loads((odd / "shard.json").read_text())["graded"])
     assert dump(course)["cells"] == expected_cells(set(BATCH) - shard_students(set(BATCH), 2, 3))
+
+
+def test_the_course_scale_bench_imports_nothing_from_tests():
+    """Issue 25: bench scripts import the kit as a package, never a test module (the synthetic shards are in bench/).
+
+    (bench/grading_quality.py still reads the corpus from tests/corpus: not this bench.)
+    """
+    import ast
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    found = []
+    for path in (bench / "course_scale.py", bench / "synthetic_shards.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.name}: {n}" for n in names if n == "tests" or n.startswith("tests.")]
+    assert found == []
