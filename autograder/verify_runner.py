@@ -106,6 +106,16 @@ def plain_problem(value, library_classes, tensor_types=()) -> str | None:
     return None
 
 
+def swaps_behaviour(old, new) -> bool:
+    """Whether replacing a library attribute's ``old`` value by ``new`` changes what the library does: either is
+    callable (a function, method, class), or ``new`` is the student's (an object of a class their cells wrote).
+    Data a library makes for itself (a lock, a cache, a registry) is neither."""
+    if callable(old) or callable(new):
+        return True
+    kind = type(new)
+    return any(_student_function(v) for klass in kind.__mro__ for v in vars(klass).values())
+
+
 def _function_state(function):
     return (function.__code__, function.__defaults__, function.__kwdefaults__)
 
@@ -148,10 +158,16 @@ class Libraries:
         """Take the present state as the reference (after a provided cell: the release's own code)."""
         self.changes(undo=False, adopt=True)
 
-    def changes(self, undo: bool = True, adopt: bool = False) -> list[str]:
+    def changes(self, undo: bool = True, adopt: bool = False, strict: bool = True) -> list[str]:
         """What changed since the snapshots (``sys.modules`` entries, then attributes), each undone with ``undo``
-        (or taken as the new reference with ``adopt``); then modules imported since are snapshotted."""
+        (or taken as the new reference with ``adopt``); then modules imported since are snapshotted.
+
+        ``strict=False`` is for a cell where the grader's code ran the student's (a test or provided cell): the
+        libraries then change their own state too (tqdm makes its locks, caches fill), and only a change that
+        swaps behaviour (:func:`swaps_behaviour`) counts; the others become the new reference.
+        """
         found = []
+        adopted: list[tuple[object, str, object]] = []
         current_modules = sys.modules
         for name, module in ({} if adopt else self.modules).items():
             if current_modules.get(name, _MISSING) is not module:
@@ -186,6 +202,9 @@ class Libraries:
                 if now is not value:
                     if (type(now) is int and type(value) is int) or (value is None and now is not _MISSING):
                         continue  # a counter or a lazily filled cache (torch's hook ids, matplotlib's unit paths)
+                    if not strict and not swaps_behaviour(value, now):
+                        adopted.append((state, key, now))
+                        continue
                     found.append(f"{label}.{key}")
                     if undo:
                         self._set(obj, key, value)
@@ -193,9 +212,14 @@ class Libraries:
                 for key in [k for k in current if k not in state]:
                     if key in SELF_MADE or isinstance(current[key], types.ModuleType):
                         continue  # a warning's registry, a lazily made dict, a submodule just imported
+                    if not strict and not swaps_behaviour(_MISSING, current[key]):
+                        adopted.append((state, key, current[key]))
+                        continue
                     found.append(f"{label}.{key}")
                     if undo:
                         self._set(obj, key, _MISSING)
+        for state, key, now in adopted:
+            state[key] = now
         self.take()
         return found
 
@@ -463,7 +487,7 @@ class Runner:
                 error = self._exec(source, name, kind, namespace, watched=True)
                 if kind == "provided":
                     if self.student_ran:
-                        for what in self.libraries.changes():
+                        for what in self.libraries.changes(strict=False):
                             self.refuse(f"replaced:{what}")
                     else:
                         self.accept()
@@ -475,7 +499,7 @@ class Runner:
                     self.protected = self.protected_state()
                     self.failing = self.failing or len(self.refusals) > before
                     continue
-                changed = self.libraries.changes() if self.student_ran else (self.accept() or [])
+                changed = self.libraries.changes(strict=False) if self.student_ran else (self.accept() or [])
                 for what in changed:
                     self.refuse(f"replaced:{what}")
                 self.namespace_changes()  # what the test cell itself rebound (the student's was refused above)

@@ -182,3 +182,40 @@ def test_library_changes_are_found_and_undone():
     assert "torch.nn.functional.relu" in found and "torch.nn.modules.module.Module.__eq__" in found
     assert torch.nn.functional.relu is original and "__eq__" not in vars(torch.nn.Module)
     assert libraries.changes() == []
+
+
+def test_a_library_making_its_own_state_while_a_test_runs_is_not_a_patch():
+    """During a test the grader's code runs the student's: tqdm then makes its locks, caches fill. Such data the
+    library makes for itself is not refused; a swapped function or a student's object is, even then."""
+    import tqdm.std
+
+    libraries = Libraries()
+    lock_class = tqdm.std.TqdmDefaultWriteLock
+    had_lock = "mp_lock" in vars(lock_class)
+    saved_lock = vars(lock_class).get("mp_lock")
+    original = torch.nn.functional.relu
+
+    class Student:  # stands for a class a student's cell wrote
+        pass
+    Student.__init__ = _student_made_function()
+    try:
+        lock_class.mp_lock = object()  # as create_mp_lock() does: data, not behaviour
+        torch.nn.functional._kit_cache = Student()
+        torch.nn.functional.relu = torch.nn.functional.gelu  # a library function, swapped: behaviour
+        found = libraries.changes(strict=False)
+    finally:
+        torch.nn.functional.relu = original
+        vars(torch.nn.functional).pop("_kit_cache", None)
+        if had_lock:
+            lock_class.mp_lock = saved_lock
+        elif "mp_lock" in vars(lock_class):
+            del lock_class.mp_lock
+    assert "torch.nn.functional.relu" in found and "torch.nn.functional._kit_cache" in found
+    assert not any("mp_lock" in what for what in found)
+
+
+def _student_made_function():
+    """A function compiled as the runner compiles a student's cell (its file name says so)."""
+    namespace: dict = {}
+    exec(compile("def __init__(self):\n    pass\n", "<student:answer>", "exec"), namespace)
+    return namespace["__init__"]
