@@ -167,11 +167,12 @@ def main() -> int:
     print(f"identities: {grading['identity_s_per_file'] * 1000:.1f} ms per file, the whole batch on every machine: "
           f"{figures['identities_s']:.0f} s")
     print(f"merge of {merge['shards']} shards, {merge['students']} students, {merge['submissions']} submissions: "
-          f"{merge['merge_s']:.0f} s ({merge['ms_per_submission']:.0f} ms per submission)")
+          f"{merge['merge_s']:.0f} s wall, {merge.get('merge_cpu_s', float('nan')):.0f} s CPU "
+          f"({merge['ms_per_submission']:.1f} ms per submission, load {merge.get('load_average_before', 0):.1f})")
     print(f"\n{args.students} students   machines (2 cores)   grading h   total h   merge share")
     for m, row in figures["rows"].items():
         print(f"{'':16}{m:>10}{row['grading_s'] / 3600:16.2f}{row['total_s'] / 3600:10.2f}"
-              f"{100 * row['merge_share']:12.1f} %")
+              f"{100 * row['merge_share']:12.2f} %")
     share = figures["rows"]["32"]["merge_share"]
     print(json.dumps({"students": args.students,
                       "wall_hours": {m: round(r["total_s"] / 3600, 2) for m, r in figures["rows"].items()},
