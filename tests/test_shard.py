@@ -21,7 +21,7 @@ from sqlalchemy.exc import SAWarning
 
 from autograder.__main__ import main as autograder_main
 from autograder.config import load_config
-from autograder.grade import copy_submission
+from autograder.grade import copy_submission, read_scores
 from autograder.shard import (
     EXIT_INCOMPLETE,
     ShardError,
@@ -324,3 +324,24 @@ def test_the_course_scale_bench_imports_nothing_from_tests():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             found += [f"{path.name}: {n}" for n in names if n == "tests" or n.startswith("tests.")]
     assert found == []
+
+
+def test_read_scores_gives_nbgraders_score_of_each_submission(course):
+    """read_scores (one query per assignment) against nbgrader's find_submission(...).score one by one, with manual
+    scores, extra credit and a submission with no score at all."""
+    shards = make_shards(course)
+    with Gradebook(f"sqlite:///{shards[0] / 'gradebook.db'}") as gb:
+        for n, submission in enumerate(s for a in ASSIGNMENTS for s in gb.assignment_submissions(a)):
+            for grade in submission.notebooks[0].grades:
+                grade.manual_score = 0.5 if grade.name == "test_1" and n % 2 else None
+                grade.extra_credit = 0.25 if grade.name == "test_2" else None
+                grade.auto_score = None if n == 0 else grade.auto_score
+        gb.db.commit()
+    merge_shards(CONFIG, course, shards, log=lambda m: None)
+    scores, max_scores = read_scores(CONFIG, course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        one_by_one = {s.id: {a: gb.find_submission(a, s.id).score for a in ASSIGNMENTS
+                             if a in BATCH.get(s.id, [])} for s in gb.students}
+        assert max_scores == {a: gb.find_assignment(a).max_score for a in ASSIGNMENTS} == {"dcgan": 3.0, "dqn": 3.0}
+    assert scores == one_by_one and len(scores) == len(BATCH)
+    assert {v for per in scores.values() for v in per.values()} - {float(k) for k in range(4)}  # fractions too
