@@ -2,9 +2,11 @@
 
 Source notebooks -> release (built once per session: the ``course`` fixture) -> one folder of submissions -> one
 batch through the real grader (parallel workers) -> per-test scores. For each assignment the batch holds its
-reference, its untouched release, every correct variant of its corpus (``tests/corpus/<assignment>.py``) and the
-suite's share of its mutants (:func:`tests.corpus.common.in_suite`: one per targeted test cell; all with
-``KIT_CORPUS=full``); for DCGAN also the corpus of bad submissions (``tests/corpus/__init__.py``) and odd files.
+reference, its untouched release, the suite's share of the correct variants of its corpus
+(``tests/corpus/<assignment>.py``; :func:`tests.corpus.common.variants_in_suite`: the first, every one predicted by
+tests/test_corpus.py) and of its mutants (:func:`tests.corpus.common.in_suite`: one per targeted test cell); all of
+both with ``KIT_CORPUS=full``; for DCGAN also the corpus of bad submissions (``tests/corpus/__init__.py``) and odd
+files.
 Only the assignments whose tests are selected are graded (``-k stylegan2`` grades StyleGAN2's cases alone).
 Nothing here names a notebook except the DCGAN-only checks of the bad-submission corpus and the command line.
 """
@@ -24,7 +26,7 @@ from autograder.__main__ import main as autograder_main
 from autograder.config import load_config
 from autograder.grade import grade_folder, student_id
 from tests.corpus import build_corpus
-from tests.corpus.common import check, corpus_of, in_suite, write_cases
+from tests.corpus.common import check, corpus_of, in_suite, variants_in_suite, write_cases
 from tests.submissions import cell_scores, filled_release
 
 CONFIG = load_config()
@@ -70,7 +72,7 @@ def graded(course, request, tmp_path_factory) -> dict:
         release = root / "release" / assignment / f"{assignment}.ipynb"
         source = CONFIG.source_notebook(assignment)
         cases[assignment] = write_cases(folder, assignment, release, source, in_suite(corpus.MUTANTS),
-                                        corpus.VARIANTS, CONFIG.assignments)
+                                        variants_in_suite(corpus.VARIANTS), CONFIG.assignments)
         (folder / f"untouched_{assignment}.ipynb").write_text(release.read_text())
         if assignment == BAD_SUBMISSIONS:
             expected = _write_bad_submissions(folder, release, source, root)
@@ -93,7 +95,8 @@ def test_the_reference_and_correct_variants_get_full_marks_and_the_untouched_rel
     corpus = corpus_of(assignment)
     with capsys.disabled():
         print(f"\ngrading batch: {graded['submissions']} submissions graded in {graded['seconds']:.0f} s")
-    found = check(graded["scores"][assignment], corpus.AUTO_TESTS, in_suite(corpus.MUTANTS), corpus.VARIANTS)
+    found = check(graded["scores"][assignment], corpus.AUTO_TESTS, in_suite(corpus.MUTANTS),
+                  variants_in_suite(corpus.VARIANTS))
     assert not found["false_failures"], f"{found['false_failures']}\n" + "\n".join(graded["log"])
     scores, full = graded["result"]["scores"], sum(corpus.AUTO_TESTS.values())
     assert scores["reference"][assignment] == full
