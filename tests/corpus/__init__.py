@@ -112,7 +112,9 @@ CASES: dict[str, tuple[list[Callable], dict[str, tuple[str, str]], float]] = {
                          {"generator": ("return torch.tanh(self.stage4(out))", "return self.stage4(out)")},
                          NO_GENERATOR),
     "deleted_test_cell": ([_delete("test_discriminator_step")], {}, FULL),
-    "always_equal": ([_append_cell(ALWAYS_EQUAL, after="generator")], {}, NO_GENERATOR),
+    # A trick, not a bug: the verification run refuses the object with its own __eq__ that the generator returns,
+    # and a refusal fails every later test cell (autograder/verify_runner.py), so it scores less than no generator.
+    "always_equal": ([_append_cell(ALWAYS_EQUAL, after="generator")], {}, 0.0),
     "patched_asserts": ([_prepend("training_step", "torch.allclose = lambda *a, **k: True\n"
                                   "torch.equal = lambda *a, **k: True")],
                         {"training_step": ("d_real_loss = 0.5 * ((D(real_images) - 1) ** 2).mean()",
