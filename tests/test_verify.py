@@ -10,6 +10,15 @@ from autograder.sandbox import probe
 from autograder.verify import build_plan, definitions_only, parse_report, run_verification
 
 
+def _plan(tmp_path, release, source, submitted) -> list[dict]:
+    """The verification plan of ``submitted`` against ``release`` and ``source``, written as notebook files."""
+    paths = {}
+    for name, nb in (("release", release), ("source", source), ("submitted", submitted)):
+        paths[name] = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, paths[name])
+    return build_plan(paths["submitted"], paths["release"], paths["source"])
+
+
 def test_only_definitions_of_the_students_code_run():
     source = (
         "import torch\nfrom math import pi\nBATCH = 64\na, b = 1, 2\nlimit: int = 3\n"
@@ -58,11 +67,7 @@ def test_the_plan_takes_provided_cells_from_the_release_and_tests_from_the_sourc
     submitted = _notebook([("provided", None, "x = 1000  # edited"), ("answer", "a1", "def f(v):\n    return v + 1"),
                            ("provided", None, "def helper():\n    return 2\nprint(helper())"),
                            ("test", "t1", "pass  # weakened")])
-    paths = {}
-    for name, nb in (("release", release), ("source", source), ("submitted", submitted)):
-        paths[name] = tmp_path / f"{name}.ipynb"
-        nbformat.write(nb, paths[name])
-    plan = build_plan(paths["submitted"], paths["release"], paths["source"])
+    plan = _plan(tmp_path, release, source, submitted)
     # The edited provided cell counts as the student's own (definitions only); it sat above the setup (first)
     # cell, and nothing of the student's runs before that: it runs right after it.
     assert [(c["kind"], c["name"]) for c in plan] == [
@@ -86,11 +91,7 @@ def test_added_cells_run_where_the_student_put_them_never_before_the_setup_cell(
                            ("test", "t1", "assert f(1) == 2"), ("provided", None, "y = 2"),
                            ("provided", None, "def extra():\n    return 0"),
                            ("answer", "a2", "def g():\n    return 3"), ("test", "t2", "assert g() == 3")])
-    paths = {}
-    for name, nb in (("release", release), ("source", source), ("submitted", submitted)):
-        paths[name] = tmp_path / f"{name}.ipynb"
-        nbformat.write(nb, paths[name])
-    plan = build_plan(paths["submitted"], paths["release"], paths["source"])
+    plan = _plan(tmp_path, release, source, submitted)
     assert [(c["kind"], c["name"]) for c in plan] == [
         ("provided", "cell-0"), ("student", "cell-0-added-0"), ("student", "a1"), ("test", "t1"),
         ("provided", "cell-3"), ("student", "cell-3-added-0"), ("student", "a2"), ("test", "t2")]
