@@ -255,6 +255,69 @@ def preimport(names) -> None:
                 pass
 
 
+def _guarded_object(name: str):
+    """The object a dotted name of :data:`autograder.guarded.GUARDED` stands for, if imported."""
+    module_name, _, attribute = name.rpartition(".")
+    obj = sys.modules.get(name)
+    if obj is None and module_name in sys.modules:
+        obj = getattr(sys.modules[module_name], attribute, None)
+    return obj
+
+
+def dict_counter_reader():
+    """A reader of a dictionary's modification counter (PEP 509's ``ma_version_tag``: CPython changes it at every
+    write to that dictionary, up to 3.13), or ``None`` where this interpreter has none that passes a check on a
+    test dictionary. It lets the runner skip comparing a guarded library's thousands of attributes at each of the
+    thousands of crossings between a test and the student's code when nothing was written."""
+    if sys.implementation.name != "cpython" or not (3, 8) <= sys.version_info[:2] <= (3, 13):
+        return None
+    try:
+        import ctypes
+    except ImportError:
+        return None
+    offset = 3 * ctypes.sizeof(ctypes.c_ssize_t)  # after ob_refcnt, ob_type and ma_used
+
+    def reader(mapping: dict):
+        return ctypes.c_uint64.from_address(id(mapping) + offset)
+
+    probe = {"a": 1}
+    counter = reader(probe)
+    seen = [counter.value, reader(probe).value]
+    probe["a"] = 2
+    seen.append(counter.value)
+    probe["b"] = 3
+    seen.append(counter.value)
+    del probe["a"]
+    seen.append(counter.value)
+    probe.update(c=4)
+    seen.append(counter.value)
+    if seen[0] != seen[1] or len(set(seen[1:])) != 5:
+        return None
+    return reader
+
+
+def dict_counters(names) -> dict | None:
+    """{id(object): its dictionary's counter} for the guarded objects ``names`` as imported now (a class's
+    dictionary is the one behind its mappingproxy), or ``None`` where :func:`dict_counter_reader` finds no
+    counter. Made before any student code runs, and never re-made."""
+    reader = dict_counter_reader()
+    if reader is None:
+        return None
+    import gc
+
+    counters = {}
+    for name in names:
+        obj = _guarded_object(name)
+        if obj is None:
+            continue
+        space = vars(obj)
+        if type(space) is not dict:
+            space = next((d for d in gc.get_referents(space) if type(d) is dict), None)
+        if type(space) is dict:
+            counters[id(obj)] = reader(space)
+    return counters
+
+
 def warm_up() -> None:
     """Let the libraries make their own lazy changes to themselves before any snapshot: torch wraps each
     optimizer class's ``step`` when the first one of that class is made."""
@@ -296,6 +359,7 @@ class Runner:
                                                   getattr(torch.nn.parameter, "Buffer", None)) if t is not None)
         self.libraries = Libraries()
         self.guarded_names = plan.get("guarded", ())
+        self.counters = dict_counters(self.guarded_names)
         self.guarded = self.snapshot_guarded()
         no_ipython = type(None)  # get_ipython() is None, and it holds no grader code to reach through
         self.tests = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": no_ipython}
@@ -308,15 +372,17 @@ class Runner:
         self.crossings: list[str] = []
 
     def snapshot_guarded(self) -> list:
-        """The guarded objects (:data:`autograder.guarded.GUARDED`) with a copy of their attributes."""
+        """The guarded objects (:data:`autograder.guarded.GUARDED`), each as ``[object, a copy of its attributes
+        (which keeps the old values alive, so no new object can take an old one's id), their ids in order, its
+        dictionary's modification counter or None, the counter's value]``."""
         found = []
         for name in self.guarded_names:
-            module_name, _, attribute = name.rpartition(".")
-            obj = sys.modules.get(name)
-            if obj is None and module_name in sys.modules:
-                obj = getattr(sys.modules[module_name], attribute, None)
+            obj = _guarded_object(name)
             if obj is not None:
-                found.append((obj, dict(vars(obj))))
+                counter = self.counters.get(id(obj)) if self.counters is not None else None
+                tag = counter.value if counter is not None else None
+                attributes = dict(vars(obj))
+                found.append([obj, attributes, list(map(id, attributes.values())), counter, tag])
         return found
 
     def accept(self) -> None:
@@ -332,45 +398,66 @@ class Runner:
             self.report("flag", what)
 
     def watch(self, frame, event, arg):
-        """The profile function while provided and test cells run. Where the grader's code calls the student's,
-        it notes the test namespace and the guarded libraries as the grader's code left them; where the student's
-        code returns to the grader's, it checks what is returned (:func:`plain_problem`) and that neither changed
-        (so a patch the student undoes before the cell ends still counts)."""
-        if event == "call":
-            if is_student_code(frame.f_code) and (frame.f_back is None or not is_student_code(frame.f_back.f_code)):
-                self.student_ran = True
-                if self.protected_changes() or self.guarded_changes():
-                    self.protected = self.protected_state()  # the test's own doing
-                    self.guarded = self.snapshot_guarded()
-            return
-        if event != "return" or not is_student_code(frame.f_code):
-            return
+        """The trace function while provided and test cells run (``sys.settrace``: called at each new Python frame,
+        never for C calls, and only the frames it returns a tracer for report their return). Where the grader's
+        code calls the student's, it notes the test namespace and the guarded libraries as the grader's code left
+        them, and traces that frame's return (:meth:`returned`)."""
+        if not is_student_code(frame.f_code):
+            return None
         caller = frame.f_back
         if caller is not None and is_student_code(caller.f_code):
-            return
+            return None
+        self.student_ran = True
+        if self.protected_changes() or self.guarded_changes():
+            self.protected = self.protected_state()  # the test's own doing
+            self.guarded = self.snapshot_guarded()
+        frame.f_trace_lines = False
+        return self.returned
+
+    def returned(self, frame, event, arg):
+        """Where the student's code returns (or yields) to the grader's, check what it returns
+        (:func:`plain_problem`) and that neither the test namespace nor a guarded library changed (so a patch the
+        student undoes before the cell ends still counts)."""
+        if event != "return":
+            return self.returned
+        caller = frame.f_back  # a generator of the student's resumed by the student's own code keeps this tracer
+        if caller is not None and is_student_code(caller.f_code):
+            return None
         problem = plain_problem(arg, self.libraries.classes, self.tensor_types)
         if problem:
             self.refuse(f"returned:{problem}")
         for what in self.protected_changes() + self.guarded_changes():
             self.refuse(what)
+        return None
 
-    def protected_state(self) -> dict:
-        """The test namespace's builtins, provided and exported names as they are now."""
-        names = {"__builtins__", *self.provided, *self.exported}
-        return {name: self.tests.get(name, _MISSING) for name in names}
+    # This and guarded_changes run at every crossing between the grader's code and the student's (thousands of
+    # times in a test that calls a student function in a loop): identities compared in C, by map(id, ...) and
+    # list equality, never through a value's own __eq__.
+    def protected_state(self) -> tuple:
+        """The test namespace's builtins, provided and exported names as they are now: (names, values, ids)."""
+        names = ["__builtins__", *self.provided, *self.exported]
+        values = list(map(self.tests.get, names, [_MISSING] * len(names)))
+        return names, values, list(map(id, values))
 
     def protected_changes(self) -> list[str]:
-        tests = self.tests
-        return [f"replaced:{name} (tests)" for name, value in self.protected.items()
-                if tests.get(name, _MISSING) is not value]
+        names, values, ids = self.protected
+        current = list(map(self.tests.get, names, [_MISSING] * len(names)))
+        if list(map(id, current)) == ids:
+            return []
+        return [f"replaced:{name} (tests)" for name, old, new in zip(names, values, current) if old is not new]
 
     def guarded_changes(self) -> list[str]:
         found = []
-        for obj, attributes in self.guarded:
+        for entry in self.guarded:
+            obj, attributes, ids, counter, tag = entry
+            if counter is not None and counter.value == tag:
+                continue  # its dictionary was not written since the snapshot
             current = vars(obj)
-            if len(current) != len(attributes) or any(current.get(k, _MISSING) is not v
-                                                      for k, v in attributes.items()):
+            if len(current) != len(ids) or list(map(id, current.values())) != ids \
+                    or list(current) != list(attributes):
                 found.append(f"replaced:{getattr(obj, '__name__', '?')} (while a test ran)")
+            elif counter is not None:
+                entry[4] = counter.value  # written, but every attribute is the same object: no need to compare again
         return found
 
     def namespace_changes(self, undo: bool = True) -> list[str]:
@@ -452,12 +539,12 @@ class Runner:
         try:
             code = compile(source, f"<{kind}:{name}>", "exec")
             if watched:
-                sys.setprofile(self.watch)
+                sys.settrace(self.watch)
             try:
                 exec(code, namespace)
             finally:
                 if watched:
-                    sys.setprofile(None)
+                    sys.settrace(None)
         except BaseException as exc:  # noqa: BLE001 (a cell's error, a timeout, or SystemExit: the cell fails)
             error = type(exc).__name__
         finally:
@@ -593,9 +680,11 @@ def main() -> None:
 
     refusals: list[str] = []
     install_audit_hook(refusals, report)
-    # Nothing of the runner stays reachable by name: `import __main__` and sys.getprofile() give nothing.
+    # Nothing of the runner stays reachable by name: `import __main__`, sys.gettrace() and sys.getprofile() give
+    # nothing (and no frame, where a tracer is kept, is reachable: the audit hook refuses the ways to one).
     sys.modules["__main__"] = types.ModuleType("__main__")
     sys.getprofile = type(None)
+    sys.gettrace = type(None)
     runner = Runner(plan, report, refusals)
     del plan
     runner.run()

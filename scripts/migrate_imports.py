@@ -57,7 +57,7 @@ MOVES: dict[str, dict[str, tuple[str, ...]]] = {
         "core.averaging": ("recalibrate_batchnorm", "update_ema",),
         "core.run": ("TrainResult",),
         "core.schedules": ("lr_scale",),
-        "dcgan.training": ("_to_device", "BN_CALIBRATION_BATCHES", "DCGANConfig", "notebook_config",
+        "dcgan.training": ("_to_device", "DCGANConfig", "notebook_config",
                            "RESUMABLE_FIELDS", "train_dcgan", "TrainingIteration",),
     },
     "image_gan_data": {

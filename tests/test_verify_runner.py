@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from autograder.verify import definitions_only, runner_input
-from autograder.verify_runner import Libraries, Runner, own_dunder, plain_problem
+from autograder.verify_runner import Libraries, Runner, dict_counter_reader, own_dunder, plain_problem
 
 PROVIDED = ("import torch\nfrom torch import nn\nimport numpy as np\nKEEP_OUTPUTS = False\n"
             "def helper(x):\n    return x + 1\n")
@@ -219,3 +219,44 @@ def _student_made_function():
     namespace: dict = {}
     exec(compile("def __init__(self):\n    pass\n", "<student:answer>", "exec"), namespace)
     return namespace["__init__"]
+
+
+def test_the_dictionary_counter_sees_every_kind_of_write():
+    reader = dict_counter_reader()
+    assert reader is not None, "CPython up to 3.13 has PEP 509's counter; without it every crossing compares all"
+    space = {"a": 1}
+    counter, seen = reader(space), []
+    for write in (lambda d: d.__setitem__("a", 2), lambda d: d.__setitem__("b", 3), lambda d: d.pop("a"),
+                  lambda d: d.update(c=4), lambda d: d.setdefault("e", 5), lambda d: d.clear()):
+        before = counter.value
+        write(space)
+        seen.append(counter.value != before)
+    assert all(seen)
+    assert counter.value == reader(space).value  # reading changes nothing
+
+
+@pytest.mark.parametrize("patch", [
+    "vars(_t)['allclose'] = lambda *a, **k: True",  # through the module's dictionary
+    "setattr(_t, 'allclose', lambda *a, **k: True)",
+    "_t.Tensor.__eq__ = lambda self, other: True",  # a guarded class (its dictionary is behind a mappingproxy)
+])
+def test_a_patch_made_and_undone_inside_one_call_is_seen_at_its_return(patch):
+    code = ("import torch as _t\n_saved = {}\n"
+            "def double(x):\n    _saved['allclose'] = _t.allclose\n    _saved['eq'] = _t.Tensor.__eq__\n"
+            f"    {patch}\n    return x\n"
+            "def undo():\n    _t.allclose = _saved['allclose']\n    _t.Tensor.__eq__ = _saved['eq']\n")
+    test = "_out = double(torch.arange(3.0))\nundo()\n"
+    cells = [{"kind": "provided", "name": "setup", "source": PROVIDED},
+             {"kind": "student", "name": "a", "source": code, "exports": ["double", "undo"], "added": False},
+             {"kind": "test", "name": "t1", "source": test}]
+    lines: list[tuple] = []
+    Runner(runner_input(cells, "n", 0), lambda *w: lines.append(w)).run()
+    assert ("test", "t1", "fail", "refused") in lines
+    assert any(w[0] == "flag" and "while a test ran" in w[1] for w in lines)
+
+
+def test_what_a_students_generator_yields_is_checked():
+    code = ("class _Yes:\n    def __eq__(self, other):\n        return True\n"
+            "def double(x):\n    yield x * 2\n    yield _Yes()\n")
+    verdicts, flags = _run(code, test="_g = double(torch.arange(3.0))\nassert next(_g) is not None\nnext(_g)\n")
+    assert verdicts["t1"] == ("fail", "refused") and any(f.startswith("returned:") for f in flags)

@@ -31,7 +31,6 @@ from helpers.dcgan.models import sample_noise
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
 RESUMABLE_FIELDS = ("steps", "sample_every", "checkpoint_every", "out_dir", "device", "progress")
 # Noise batches over which the averaged generator's BatchNorm statistics are measured before it is sampled.
-BN_CALIBRATION_BATCHES = 16
 TrainingIteration = Callable[..., dict[str, torch.Tensor]]
 
 
@@ -57,6 +56,8 @@ class DCGANConfig:
     spectral_norm: bool = False
     d_train_iters: int = 1  # discriminator steps per generator step
     ema_decay: float = 0.0  # > 0: sample from an exponential moving average of G's weights (0: off)
+    # Noise batches over which the averaged G's BatchNorm statistics are measured before each sampling.
+    bn_calibration_batches: int = 16
     # Both learning rates stay constant until this fraction of steps, then fall linearly to zero at the end
     # (1.0: constant throughout, as in the original).
     lr_decay_start: float = 1.0
@@ -68,7 +69,7 @@ class DCGANConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "sample_every", "checkpoint_every", "d_train_iters",
-                     "noise_size", "g_conv_dim", "d_conv_dim"):
+                     "noise_size", "g_conv_dim", "d_conv_dim", "bn_calibration_batches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DCGANConfig.{name} must be at least 1, got {getattr(self, name)}")
         if self.image_size != 32:
@@ -81,7 +82,8 @@ class DCGANConfig:
             raise ValueError(f"DCGANConfig.lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
 
     # Fast mode (grading, the smoke run): at most these lengths and intervals, learning rates kept constant.
-    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 6, "sample_every": 3, "checkpoint_every": 3}
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 6, "sample_every": 3, "checkpoint_every": 3,
+                                             "bn_calibration_batches": 2}
     FAST_SETTINGS: ClassVar[dict[str, Any]] = {"lr_decay_start": 1.0}
 
     def replace(self, **changes: Any) -> DCGANConfig:
@@ -184,7 +186,7 @@ def train_dcgan(
             # (fresh noise from a fixed seed, so that sampling leaves the training run's random streams alone).
             calibration_rng = torch.Generator(device=device).manual_seed(config.seed + 2)
             recalibrate_batchnorm(G_ema, (sample_noise(config.batch_size, config.noise_size, device, calibration_rng)
-                                          for _ in range(BN_CALIBRATION_BATCHES)))  # leaves it in eval mode
+                                          for _ in range(config.bn_calibration_batches)))  # leaves it in eval mode
             sampler = G_ema
         with torch.no_grad():
             images = sampler(noise)
