@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     form.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     form.add_argument("--token", default=None, help="the login token (default: a random one, printed)")
     form.add_argument("--open", action="store_true", help="open a web browser on it")
-    sub.add_parser("feedback", help="generate HTML feedback for every graded submission")
+    feedback = sub.add_parser("feedback", help="generate HTML feedback for every graded submission")
+    feedback.add_argument("--student", default=None,
+                          help="only this student's submissions (say, after a regrade); default: every student")
     export = sub.add_parser("export", help="export the gradebook to CSV: nbgrader's, Canvas's and Moodle's imports")
     export.add_argument("--to", type=Path, default=Path("grades.csv"),
                         help="nbgrader's CSV; <name>-canvas.csv and <name>-moodle.csv are written beside it")
@@ -96,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         return serve(root, args.port, args.token, args.open)
     elif args.command == "feedback":
         for assignment in config.assignments:
-            if not any((root / "autograded").glob(f"*/{assignment}")):
+            graded = (root / "autograded").glob(f"{args.student or '*'}/{assignment}")
+            if not any(path.is_dir() for path in graded):
                 continue  # nothing graded for this notebook yet (nbgrader would fail on it)
-            proc = run_nbgrader(["generate_feedback", assignment, "--force"], root)
+            who = ["--student", args.student] if args.student else []
+            proc = run_nbgrader(["generate_feedback", assignment, "--force", *who], root)
             if proc.returncode != 0:
                 print(proc.stdout + proc.stderr, file=sys.stderr)
                 return proc.returncode

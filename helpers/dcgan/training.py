@@ -29,8 +29,9 @@ from helpers.core.schedules import lr_scale
 from helpers.dcgan.models import sample_noise
 
 # Fields that may change between a run and its resumption: a longer run continues a shorter one.
-RESUMABLE_FIELDS = ("steps", "sample_every", "checkpoint_every", "out_dir", "device", "progress")
-# Noise batches over which the averaged generator's BatchNorm statistics are measured before it is sampled.
+# Fields a run may change when it resumes (none changes the training itself).
+RESUMABLE_FIELDS = ("steps", "sample_every", "checkpoint_every", "out_dir", "device", "progress",
+                    "bn_calibration_batches")
 TrainingIteration = Callable[..., dict[str, torch.Tensor]]
 
 
@@ -82,7 +83,7 @@ class DCGANConfig:
             raise ValueError(f"DCGANConfig.lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
 
     # Fast mode (grading, the smoke run): at most these lengths and intervals, learning rates kept constant.
-    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 6, "sample_every": 3, "checkpoint_every": 3,
+    FAST_LIMITS: ClassVar[dict[str, int]] = {"steps": 2, "sample_every": 1, "checkpoint_every": 2,
                                              "bn_calibration_batches": 2}
     FAST_SETTINGS: ClassVar[dict[str, Any]] = {"lr_decay_start": 1.0}
 

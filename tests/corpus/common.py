@@ -112,7 +112,7 @@ def check(scores: dict[str, dict[str, float]], auto_tests: dict[str, float], mut
             "variants": len(variants)}
 
 
-REAL_GRADER_TESTS = 2  # targeted test cells per notebook whose catch make test sees through the real grader
+REAL_GRADER_TESTS = 1  # targeted test cells per notebook whose catch make test sees through the real grader
 
 
 def predicted_in_suite(mutants: dict[str, Mutant]) -> dict[str, Mutant]:
