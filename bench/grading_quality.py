@@ -1,13 +1,15 @@
 """How well the hidden tests grade: realistic bugs (mutants) caught, correct variants kept at full marks.
 
-    python -m bench.grading_quality [--notebooks dcgan stylegan2 dqn toy_gan] [--workers N] [--cell-timeout S]
-                                    [--no-hostile] [--in-process]
+    python -m bench.grading_quality [--notebooks NAME ...] [--workers N] [--cell-timeout S] [--no-hostile]
+                                    [--in-process]
 
-Builds the course once, then grades, with the real nbgrader and the grading sandbox, one batch per notebook: the
-reference, every correct variant and every mutant of ``tests/corpus/<notebook>.py``. A mutant is killed when it
+Builds the course once, then grades, with the real nbgrader and the grading sandbox, one batch per notebook
+(default: every one kit.toml lists): the reference, every correct variant and every mutant of
+``tests/corpus/<notebook>.py``. A mutant is killed when it
 loses any point; it is *right* when it loses its own test's points and none of an unrelated test. A false failure
 is a correct variant (or the reference) that loses a point. The hostile submissions of ``tests/hostile.py`` (when
-that module exists) are graded too. Prints a table and, as its last line, one JSON object
+that file exists) are graded too. Both are read as data by :mod:`autograder.quality` (the corpus engine), never
+imported from the ``tests`` package. Prints a table and, as its last line, one JSON object
 ``{"kill_rate": {notebook: rate, "all": rate}, "mutants": N, "killed": K, "false_failures": F, "hostile": ...}``,
 also saved as ``bench/results/grading_quality.json``.
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import sys
 import tempfile
@@ -29,18 +30,17 @@ from pathlib import Path
 
 from autograder.config import load_config
 from autograder.course import generate_assignments
-from tests.corpus.common import check, grade_corpus, predict_scores
+from autograder.quality import check, corpus_of, grade_corpus, hostile_cases, predict_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NOTEBOOKS = ("dqn", "toy_gan", "stylegan2", "dcgan")  # cheapest to grade first
 TARGET_KILL_RATE = 0.95
 
 
 def hostile(course: Path, workdir: Path) -> dict | None:
-    """The lead's hostile corpus (tests/hostile.py), if present; None when it cannot be measured."""
+    """The hostile submissions (tests/hostile.py), if present; None when they cannot be measured."""
     try:
-        from tests.hostile import hostile_results
+        hostile_results = hostile_cases().hostile_results
     except Exception as exc:  # noqa: BLE001 - the module is optional and still changing
         print(f"hostile: not measured ({type(exc).__name__}: {exc})")
         return None
@@ -54,7 +54,7 @@ def hostile(course: Path, workdir: Path) -> dict | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notebooks", nargs="*", default=list(NOTEBOOKS))
+    parser.add_argument("--notebooks", nargs="*", default=None, help="default: kit.toml's assignments")
     parser.add_argument("--workers", type=int, default=None, help="default: one per CPU core")
     parser.add_argument("--no-hostile", action="store_true", help="skip tests/hostile.py")
     parser.add_argument("--cell-timeout", type=int, default=None,
@@ -64,7 +64,9 @@ def main() -> int:
     args = parser.parse_args()
     suffix = "_in_process" if args.in_process else ""
     args.out = args.out or str(ROOT / "bench" / "results" / f"grading_quality{suffix}.json")
-    config = dataclasses.replace(load_config(), assignments=tuple(args.notebooks))
+    config = load_config()
+    args.notebooks = list(config.assignments) if args.notebooks is None else args.notebooks
+    config = dataclasses.replace(config, assignments=tuple(args.notebooks))
     if args.cell_timeout:
         config = dataclasses.replace(config, cell_timeout_s=args.cell_timeout)
     rows, per_notebook = [], {}
@@ -75,7 +77,7 @@ def main() -> int:
         if not args.in_process:
             generate_assignments(config, course)
         for name in args.notebooks:
-            corpus = importlib.import_module(f"tests.corpus.{name}")
+            corpus = corpus_of(name)
             if args.in_process:
                 started = time.perf_counter()
                 scores = predict_scores(name, corpus, config)
@@ -85,8 +87,7 @@ def main() -> int:
                 folder = tmp / "submissions" / name
                 folder.mkdir(parents=True)
                 one = dataclasses.replace(config, assignments=(name,))
-                graded = grade_corpus(name, one, course, folder, corpus, workers=args.workers,
-                                      mutants=corpus.MUTANTS)
+                graded = grade_corpus(name, one, course, folder, corpus, workers=args.workers)  # every case
             checked = graded["check"]
             per_notebook[name] = {
                 "mutants": checked["mutants"], "killed": len(checked["killed"]),

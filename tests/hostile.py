@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.config import KIT_ROOT
-from tests.submissions import filled_release
+from autograder.solutions import filled_release
 
 FULL = 9.0  # generator 2, D step 3, G step 2, training iteration 2
 MARK = "kit-hostile-probe"  # in the command line of every process a case starts, to find survivors

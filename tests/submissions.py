@@ -3,13 +3,11 @@ per-test scores back from the gradebook."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from nbgrader.api import Gradebook
-
+from autograder.quality import cell_scores
 from autograder.solutions import filled_release
 
-__all__ = ["build_course", "cell_scores", "filled_release"]  # filled_release lives in the kit (the benches use it)
+# filled_release and cell_scores live in the kit (autograder.solutions, autograder.quality: the benches use them)
+__all__ = ["build_course", "cell_scores", "filled_release"]
 
 
 def build_course(config, tmp_path_factory) -> dict:
@@ -19,9 +17,3 @@ def build_course(config, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("course")
     made = build_release(config, dist=root / "dist", course_dir=root / "course")
     return {"root": root / "course", **made}
-
-
-def cell_scores(course_root: Path, assignment: str, student: str, grade_ids) -> dict[str, float]:
-    """The gradebook's score of each of ``grade_ids`` for one student's notebook ``assignment``."""
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
-        return {g: gb.find_grade(g, assignment, assignment, student).score for g in grade_ids}

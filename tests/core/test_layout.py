@@ -115,7 +115,7 @@ def test_an_eighth_notebook_is_picked_up_from_kit_toml_alone(tmp_path, monkeypat
     from tests.core import test_leaks
     from tests.core.test_handin import ends_with_the_check
     from tests.core.test_notebook_format import notebook_problems
-    from tests.corpus.common import check, corpus_of, predict_scores
+    from tests.corpus.common import check, corpus_module_name, corpus_of, predict_scores
     from tests.test_grading import grading_params
 
     real = load_config()
@@ -132,7 +132,7 @@ def test_an_eighth_notebook_is_picked_up_from_kit_toml_alone(tmp_path, monkeypat
     spec = importlib.util.spec_from_file_location(f"tests.corpus.{TINY}", tmp_path / "corpus.py")
     corpus = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(corpus)
-    monkeypatch.setitem(sys.modules, f"tests.corpus.{TINY}", corpus)
+    monkeypatch.setitem(sys.modules, corpus_module_name(TINY), corpus)  # where corpus_of looks first
     toml = (Path(real.notebooks_dir).parent / "kit.toml").read_text()
     listed = f"assignments = {list(real.assignments)!r}".replace("'", '"')
     assert listed in toml, "kit.toml's assignments line as this test edits it"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.corpus.common import mutant, variant
+from autograder.quality import mutant, variant
 
 AUTO_TESTS = {"test_generator": 2, "test_discriminator_step": 3, "test_generator_step": 2,
               "test_training_iteration": 2}

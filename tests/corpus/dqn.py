@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.corpus.common import mutant, variant
+from autograder.quality import mutant, variant
 
 AUTO_TESTS = {"test_get_action": 2, "test_td_loss": 3, "test_optimizer_step": 2, "test_exploration": 1}
 MANUAL_POINTS = 4  # answer_two_networks 1, answer_exploration 3

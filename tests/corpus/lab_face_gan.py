@@ -3,7 +3,7 @@ end); no correct variant yet."""
 
 from __future__ import annotations
 
-from tests.corpus.common import mutant
+from autograder.quality import mutant
 
 AUTO_TESTS = {"test_face_models": 3, "test_train_step": 2, "test_interpolation": 2}
 MANUAL_POINTS = 3

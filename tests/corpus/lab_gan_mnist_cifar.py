@@ -3,7 +3,7 @@ correct vanilla GAN of another design (BatchNorm, (N, 1) scores) that keeps full
 
 from __future__ import annotations
 
-from tests.corpus.common import mutant, variant
+from autograder.quality import mutant, variant
 
 AUTO_TESTS = {"test_vanilla": 2, "test_dc_generator": 2, "test_gan_step": 3}
 MANUAL_POINTS = 2

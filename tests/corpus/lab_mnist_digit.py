@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from tests.corpus.common import mutant, variant
+from autograder.quality import mutant, variant
 
 AUTO_TESTS = {"test_digit": 1, "test_models": 2, "test_bce_step": 3, "test_train_loop": 3}
 MANUAL_POINTS = 3

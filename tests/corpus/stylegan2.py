@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.corpus.common import mutant, variant
+from autograder.quality import mutant, variant
 
 AUTO_TESTS = {"test_generate_latent_code": 1, "test_generate_images": 2, "test_interpolate_images": 2,
               "test_generate_from_subnetwork": 2, "test_style_mix": 2}

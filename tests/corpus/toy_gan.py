@@ -3,7 +3,7 @@ iteration, and correct variants."""
 
 from __future__ import annotations
 
-from tests.corpus.common import mutant, variant
+from autograder.quality import mutant, variant
 
 AUTO_TESTS = {"test_mixture_4": 2, "test_mixture_4_variances": 1, "test_half_circles": 2,
               "test_train_discriminator": 3, "test_train_generator": 2, "test_training_iteration": 2}
