@@ -120,6 +120,11 @@ def _function_state(function):
     return (function.__code__, function.__defaults__, function.__kwdefaults__)
 
 
+_FUNCTION_PARTS = (operator.attrgetter("__code__"), operator.attrgetter("__defaults__"),
+                   operator.attrgetter("__kwdefaults__"))
+_VALUE = operator.attrgetter("value")
+
+
 class Libraries:
     """Snapshots, by identity, of every library object's attributes: modules in ``sys.modules``, the classes and
     functions they hold, and the functions those classes hold."""
@@ -128,6 +133,12 @@ class Libraries:
         self.saved: dict[int, tuple] = {}  # id -> (object, label, state)
         self.classes: set[int] = set()
         self.modules: dict[str, object] = {}
+        # The quick look (:meth:`_suspects`): each dictionary's write counter, and the functions' parts by id.
+        self._reader = dict_counter_reader()
+        self._counters: dict[int, object] = {}  # id(object) -> its dictionary's counter (made once)
+        self._tags: dict[int, int | None] = {}  # id(object) -> its counter when its state was copied or compared
+        self._quick: tuple | None = None
+        self._dirty = True  # entries added or replaced since the quick look's lists were made
         self.take()
 
     def _add(self, obj, label) -> None:
@@ -136,6 +147,9 @@ class Libraries:
         if type(obj) is types.FunctionType:
             self.saved[id(obj)] = (obj, label, _function_state(obj))
             return
+        self._dirty = True
+        counter = self._counter(obj)
+        self._tags[id(obj)] = counter.value if counter is not None else None  # read before the copy
         attributes = dict(vars(obj))
         self.saved[id(obj)] = (obj, label, attributes)
         if isinstance(obj, type):
@@ -153,6 +167,58 @@ class Libraries:
             if isinstance(module, types.ModuleType) and name not in ("__main__", "__mp_main__"):
                 self._add(module, name)
         self.modules = dict(sys.modules)
+        if self._dirty:
+            self._refresh()
+
+    def _counter(self, obj):
+        """The write counter of ``obj``'s dictionary (a class's is behind its mappingproxy), or None."""
+        counter = self._counters.get(id(obj))
+        if counter is None and self._reader is not None:
+            space = vars(obj)
+            if type(space) is not dict:
+                import gc
+
+                space = next((d for d in gc.get_referents(space) if type(d) is dict), None)
+            if type(space) is dict:
+                counter = self._counters[id(obj)] = self._reader(space)
+        return counter
+
+    def _refresh(self) -> None:
+        """Make the quick look's lists (:meth:`_suspects`) again after entries were added or replaced: the saved
+        parts of every function by id, and every other object's dictionary counter with its value as read before
+        its state was copied or last compared (so a write after that read is always seen)."""
+        functions, counted, uncounted = [], [], []
+        for obj, _label, state in self.saved.values():
+            if type(obj) is types.FunctionType:
+                functions.append((obj, state))
+            elif self._counters.get(id(obj)) is not None:
+                counted.append(obj)
+            else:
+                uncounted.append(obj)
+        parts = [list(map(id, (state[i] for _, state in functions))) for i in range(3)]
+        counters = [self._counters[id(obj)] for obj in counted]
+        tags = [self._tags.get(id(obj)) for obj in counted]
+        self._quick = ([f for f, _ in functions], parts, counted, counters, tags, uncounted)
+        self._dirty = False
+
+    def _suspects(self) -> list[tuple]:
+        """The saved entries that may have changed since they were last compared, found at C speed: functions
+        whose code, defaults or keyword defaults are not the saved objects, objects whose dictionary counter moved
+        (read again now, before they are compared) and those without a counter."""
+        functions, parts, counted, counters, tags, uncounted = self._quick
+        changed: set[int] = set()
+        for index, getter in enumerate(_FUNCTION_PARTS):
+            now = list(map(id, map(getter, functions)))
+            if now != parts[index]:
+                changed.update(i for i, (a, b) in enumerate(zip(now, parts[index])) if a != b)
+        found = [functions[i] for i in sorted(changed)]
+        current = list(map(_VALUE, counters))
+        if current != tags:
+            for i in [i for i, (a, b) in enumerate(zip(current, tags)) if a != b]:
+                found.append(counted[i])
+                tags[i] = self._tags[id(counted[i])] = current[i]
+        found += uncounted
+        return [self.saved[id(obj)] for obj in found]
 
     def accept(self) -> None:
         """Take the present state as the reference (after a provided cell: the release's own code)."""
@@ -180,11 +246,13 @@ class Libraries:
                 found.append(f"sys.modules[{name}]")
                 if undo:
                     del current_modules[name]
-        for obj, label, state in list(self.saved.values()):
+        entries = self._suspects() if self._quick is not None else list(self.saved.values())
+        for obj, label, state in entries:
             if type(obj) is types.FunctionType:
                 if any(a is not b for a, b in zip(_function_state(obj), state)):
                     if adopt:
                         self.saved[id(obj)] = (obj, label, _function_state(obj))
+                        self._dirty = True
                         continue
                     found.append(f"{label}.__code__")
                     if undo:
@@ -196,7 +264,7 @@ class Libraries:
                 continue  # unchanged: the usual case, compared at C speed
             if adopt:
                 self.saved[id(obj)] = (obj, label, dict(current))
-                continue
+                continue  # the quick look reads counters only: nothing to make again
             for key, value in state.items():
                 now = current.get(key, _MISSING)
                 if now is not value:

@@ -260,3 +260,28 @@ def test_what_a_students_generator_yields_is_checked():
             "def double(x):\n    yield x * 2\n    yield _Yes()\n")
     verdicts, flags = _run(code, test="_g = double(torch.arange(3.0))\nassert next(_g) is not None\nnext(_g)\n")
     assert verdicts["t1"] == ("fail", "refused") and any(f.startswith("returned:") for f in flags)
+
+
+def test_every_kind_of_library_change_is_found_after_the_quick_look_in_every_round():
+    """The quick look (dictionary counters, functions' parts by id) skips only what was not written: each round
+    of changes, made after a comparison, is found and undone."""
+    libraries = Libraries()
+    assert libraries._quick is not None and libraries._quick[3], "counters in use on this CPython"
+    original_defaults = torch.nn.init.uniform_.__defaults__
+    rounds = [
+        (lambda: vars(math).__setitem__("pi", 3.0), "math.pi"),
+        (lambda: setattr(torch.nn.init.uniform_, "__defaults__", (0.0, 0.0, None)), "torch.nn.init.uniform_"),
+        (lambda: setattr(torch.nn.init.uniform_, "__code__", (lambda *a, **k: None).__code__),
+         "torch.nn.init.uniform_"),
+        (lambda: type.__setattr__(torch.nn.Linear, "extra_repr", lambda self: ""), "Linear.extra_repr"),
+        (lambda: vars(np).__setitem__("allclose", lambda *a, **k: True), "numpy.allclose"),
+    ]
+    for change, label in rounds:
+        assert libraries.changes() == []
+        change()
+        found = libraries.changes()
+        assert any(label in f for f in found), (label, found)
+    assert libraries.changes() == []
+    assert math.pi == 3.141592653589793 and torch.nn.init.uniform_.__defaults__ == original_defaults
+    assert torch.nn.Linear(2, 3).extra_repr() == "in_features=2, out_features=3, bias=True"
+    assert np.allclose(1.0, 2.0) is False or not np.allclose(1.0, 2.0)
