@@ -117,8 +117,9 @@ def corpus_of(assignment: str, root: Path | None = None) -> ModuleType:
     the kit's, by default) loaded by path as the module :func:`corpus_module_name`, with ``AUTO_TESTS`` ({test
     grade_id: points}), ``MANUAL_POINTS``, ``MUTANTS`` and ``VARIANTS``.
 
-    Raises FileNotFoundError when the notebook has no corpus file, AttributeError when the file lacks one of those
-    names."""
+    A module already registered under that name (an earlier call's, or a made-up corpus a test registers) is
+    returned as is, whatever ``root``. Raises FileNotFoundError when the notebook has no corpus file,
+    AttributeError when the file lacks one of those names."""
     if not assignment.isidentifier():  # a notebook name, never a path
         raise ValueError(f"not an assignment name: {assignment!r}")
     path = Path(root or KIT_ROOT) / CORPUS_DIR / f"{assignment}.py"

@@ -7,9 +7,10 @@ the tests' ``from tests.corpus.common import ...`` keeps working. This file hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import quality
 from autograder.quality import (  # noqa: F401 - re-exported: the engine, for the tests
@@ -29,6 +30,9 @@ from autograder.quality import (  # noqa: F401 - re-exported: the engine, for th
     variant,
     write_cases,
 )
+
+if TYPE_CHECKING:
+    from autograder.config import KitConfig
 
 REAL_GRADER_TESTS = 1  # targeted test cells per notebook whose catch make test sees through the real grader
 
@@ -77,8 +81,9 @@ def variants_in_suite(variants: dict[str, Variant]) -> dict[str, Variant]:
     return {name: variants[name] for name in sorted(variants)[:1]}
 
 
-def grade_corpus(assignment: str, config, course_root: Path, folder: Path, corpus: ModuleType, log=None,
-                 workers: int | None = None, mutants: dict[str, Mutant] | None = None,
+def grade_corpus(assignment: str, config: KitConfig, course_root: Path, folder: Path, corpus: ModuleType,
+                 log: Callable[[str], None] | None = None, workers: int | None = None,
+                 mutants: dict[str, Mutant] | None = None,
                  variants: dict[str, Variant] | None = None) -> dict[str, Any]:
     """:func:`autograder.quality.grade_corpus` of the suite's part of ``corpus`` by default (:func:`in_suite`,
     :func:`variants_in_suite`); ``mutants``/``variants`` choose others."""
