@@ -300,11 +300,15 @@ FORK_MEMORY = """
 import os, subprocess, sys
 _limit = int(os.environ.get("KIT_SANDBOX_MEMORY_BYTES") or 6 * 2**30)
 _each = _limit // 4 + 2**26
-_code = f"import time; b = bytearray(b'1') * {_each}; print('held', flush=True); time.sleep(4)"
-_kids = [subprocess.Popen([sys.executable, "-c", _code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-         for _ in range(4)]
-_held = sum(1 for _kid in _kids if _kid.stdout.readline().strip() == b"held")
+# Each child holds its memory until every child has answered (its stdin closes), so "held" means held at once
+# however slowly the machine allocates.
+_code = f"import sys; b = bytearray(b'1') * {_each}; print('held', flush=True); sys.stdin.read()"
+_kids = [subprocess.Popen([sys.executable, "-c", _code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) for _ in range(4)]
+_said = [_kid.stdout.readline().strip() == b"held" for _kid in _kids]
+_held = sum(1 for _kid, _ok in zip(_kids, _said) if _ok and _kid.poll() is None)  # not killed since
 for _kid in _kids:
+    _kid.stdin.close()
     _kid.wait()
 print(f"PROBE memory_bytes={_held * _each}")
 """.replace("PROBE", PROBE)
