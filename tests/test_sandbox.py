@@ -197,10 +197,15 @@ def test_one_memory_limit_for_all_its_processes(folders):
     out = _limits(work, pids, """
         import os, subprocess, sys
         print(os.environ["KIT_SANDBOX_STATUS"])
-        hold = "import time; block = bytearray(b'x') * (200 * 2**20); print('held', flush=True); time.sleep(4)"
-        procs = [subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
-                 for _ in range(4)]
-        print(sum(p.wait() == 0 and "held" in p.stdout.read() for p in procs))
+        # Each holds its block until all have answered (stdin closed): held at once, however slow the machine.
+        hold = "import sys; block = bytearray(b'x') * (200 * 2**20); print('held', flush=True); sys.stdin.read()"
+        procs = [subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+        said = [p.stdout.readline().strip() == "held" for p in procs]
+        alive = [ok and p.poll() is None for p, ok in zip(procs, said)]
+        for p in procs:
+            p.stdin.close()
+        print(sum(p.wait() == 0 and ok for p, ok in zip(procs, alive)))
     """, KIT_SANDBOX_MEMORY_BYTES=500 * 2**20)
     status, held = out.strip().splitlines()
     if "memory 500 MiB (cgroup" not in status:
