@@ -121,6 +121,11 @@ CASES: dict[str, tuple[list[Callable], dict[str, tuple[str, str]], float]] = {
                                            "d_real_loss = ((D(real_images) - 1) ** 2).mean()")},
                         FULL - 3),  # the D-step bug costs its own test (3): training_iteration uses the reference
 }
+# Cases whose trick tests/hostile.py also grades (each beside its honest twin, named here), and "correct", which is
+# the batch's own "reference": graded only with KIT_CORPUS=full, to keep make test within CI's time (each graded
+# submission costs about half a minute of a worker on 2 cores).
+ALSO_GRADED_ELSEWHERE = {"correct": "reference", "always_equal": "tensor_subclass", "patched_asserts": "optim_patch",
+                         "exits": "kills_its_parent", "huge_output": "output_flood", "cheater": "other_gradebook"}
 # Files that are not a gradable DCGAN notebook at all.
 RAW_FILES = {"empty_file": (b"", 0.0), "not_json": (b"{ this is not json", 0.0)}
 
@@ -130,9 +135,13 @@ def build_corpus(folder: Path, release: Path, source: Path, course: Path) -> dic
 
     The "cheater" knows where the course directory (``course``) and the kit's source notebook are.
     """
+    import os
+
     expected = {}
     targets = [str(course / "source" / "dcgan" / "dcgan.ipynb"), str(course / "gradebook.db"), str(source)]
     cases = dict(CASES, cheater=([_append_cell(TRY_TO_CHEAT.format(targets=targets))], {}, FULL))
+    if os.environ.get("KIT_CORPUS", "") != "full":
+        cases = {name: case for name, case in cases.items() if name not in ALSO_GRADED_ELSEWHERE}
     for student, (edits, bugs, score) in cases.items():
         nb = filled_release(release, source, bugs)
         for edit in edits:
