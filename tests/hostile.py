@@ -424,16 +424,35 @@ def _notebook(release: Path, source: Path, bugs: dict) -> nbformat.NotebookNode:
     return nb
 
 
-def build_hostile(folder: Path, release: Path, source: Path, course_root: Path | None = None) -> dict[str, str]:
-    """Write every case and twin into ``folder``, a folder per student (``<case>/dcgan.ipynb``), with Mallory's zip
-    and the linked submissions; returns {case: its twin}."""
+# Namespace tricks that the verification runner's own tests also refuse, in-process (tests/test_verify_runner.py)
+# and in its sandbox (tests/test_verify.py): graded end to end in this batch only with KIT_CORPUS=full (each graded
+# submission costs about half a minute of a worker on 2 cores; make test stays within CI's time).
+RUNNER_TESTED = ("shadowed_builtins", "builtins_dict", "torch_proxy", "optim_patch", "sys_modules_torch",
+                 "helper_redefined", "tensor_subclass")
+
+
+def selected(every: bool | None = None) -> tuple[dict, dict]:
+    """(cases, twins) graded in this run: every one with ``every`` (default: ``KIT_CORPUS=full``), else all but
+    :data:`RUNNER_TESTED`, with only the twins those need."""
+    if every is None:
+        every = os.environ.get("KIT_CORPUS", "") == "full"
+    cases = dict(CASES) if every else {k: v for k, v in CASES.items() if k not in RUNNER_TESTED}
+    needed = {twin for twin, _ in cases.values()}
+    return cases, {k: v for k, v in TWINS.items() if every or k in needed}
+
+
+def build_hostile(folder: Path, release: Path, source: Path, course_root: Path | None = None,
+                  every: bool | None = None) -> dict[str, str]:
+    """Write the cases and twins of this run (:func:`selected`) into ``folder``, a folder per student
+    (``<case>/dcgan.ipynb``), with Mallory's zip and the linked submissions; returns {case: its twin}."""
+    cases, twins = selected(every)
     folder.mkdir(parents=True, exist_ok=True)
     targets = {"GRADEBOOK": str((course_root or folder) / "gradebook.db"), "CANARY": str(canary()),
                "OTHER": str(other_gradebook())}
-    for name, (bugs, _) in TWINS.items():
+    for name, (bugs, _) in twins.items():
         (folder / name).mkdir()
         nbformat.write(_notebook(release, source, bugs), folder / name / "dcgan.ipynb")
-    for name, (twin, tricks) in CASES.items():
+    for name, (twin, tricks) in cases.items():
         nb = _notebook(release, source, TWINS[twin][0])
         for code, after, where in tricks:
             code = code.replace("GRADEBOOK", repr(targets["GRADEBOOK"])).replace("CANARY", repr(targets["CANARY"]))
@@ -462,7 +481,7 @@ def build_hostile(folder: Path, release: Path, source: Path, course_root: Path |
         link = zipfile.ZipInfo("dcgan.ipynb")
         link.external_attr = 0o120777 << 16  # a symbolic link member, as `zip -y` stores one
         archive.writestr(link, str(source))
-    return {name: twin for name, (twin, _) in CASES.items()}
+    return {name: twin for name, (twin, _) in cases.items()}
 
 
 def _make_other_gradebook() -> None:
@@ -539,8 +558,9 @@ def _gradebook_problems(course_root: Path, mode: int) -> list[str]:
     return problems
 
 
-def hostile_results(course_root: Path, workdir: Path, grade=None) -> dict:
-    """Grade every case and twin in one batch (course built at ``course_root``); returns which held and why not.
+def hostile_results(course_root: Path, workdir: Path, grade=None, every: bool | None = None) -> dict:
+    """Grade the cases and twins of this run (:func:`selected`) in one batch (course built at ``course_root``);
+    returns which held and why not.
 
     ``grade`` is ``autograder.grade.grade_folder`` with the course's config bound (the default builds it).
     """
@@ -552,7 +572,8 @@ def hostile_results(course_root: Path, workdir: Path, grade=None) -> dict:
     config = dataclasses.replace(load_config(), assignments=("dcgan",))
     release = course_root / "release" / "dcgan" / "dcgan.ipynb"
     twins = build_hostile(workdir / "hostile", release, course_root / "source" / "dcgan" / "dcgan.ipynb",
-                          course_root)
+                          course_root, every)
+    graded_twins = selected(every)[1]
     _make_other_gradebook()
     gradebook_mode = (course_root / "gradebook.db").stat().st_mode
     canary_before = (canary().read_bytes(), canary().stat().st_mode)
@@ -562,10 +583,10 @@ def hostile_results(course_root: Path, workdir: Path, grade=None) -> dict:
         workdir / "hostile")
     seconds = time.monotonic() - started
     time.sleep(1)
-    students = list(TWINS) + list(CASES) + [MALLORY, *LINKED]
+    students = list(graded_twins) + list(twins) + [MALLORY, *LINKED]
     scores = {s: result["scores"].get(s, {}).get("dcgan") for s in students}
     failures: dict[str, str] = {}
-    for name, (_, honest) in TWINS.items():  # the twins: what the grader gives honest work
+    for name, (_, honest) in graded_twins.items():  # the twins: what the grader gives honest work
         if scores[name] != honest:
             failures[name] = f"honest twin scored {scores[name]}, expected {honest}"
     limits = {"memory_bytes": config.memory_limit_mb * 2**20,

@@ -12,13 +12,12 @@ import pytest
 from autograder.config import load_config
 from autograder.flags import scan_source
 from autograder.sandbox import probe
-from tests.hostile import CASES, LINKED, TWINS, hostile_results
+from tests.hostile import CASES, LINKED, RUNNER_TESTED, TWINS, hostile_results, selected
 from tests.submissions import build_course
 
 pytestmark = pytest.mark.slow
 CONFIG = dataclasses.replace(load_config(), assignments=("dcgan",))
-NAMESPACE_TRICKS = ("shadowed_builtins", "builtins_dict", "torch_proxy", "optim_patch", "sys_modules_torch",
-                    "helper_redefined", "tensor_subclass")
+NAMESPACE_TRICKS = RUNNER_TESTED  # graded here with KIT_CORPUS=full (tests/test_verify_runner.py refuses each)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def outcome(tmp_path_factory):
     course = build_course(CONFIG, tmp_path_factory)
     result = hostile_results(course["root"], tmp_path_factory.mktemp("hostile"))
     # One line per case for the log (pytest -s or -rP shows it): score, twin's score, what it measured.
-    for name in [*TWINS, *CASES]:
+    for name in [*selected()[1], *selected()[0]]:
         twin = CASES[name][0] if name in CASES else name
         print(f"hostile {name}: {result['scores'].get(name)} (twin {result['scores'].get(twin)}) "
               f"{result['probes'].get(name, '')} {result['failures'].get(name, 'held')}")
@@ -45,7 +44,7 @@ def test_honest_twins_keep_their_scores(outcome):
 
 
 def test_no_trick_gains_a_point_nor_passes_a_limit(outcome):
-    assert outcome["cases"] == len(CASES) >= 20
+    assert outcome["cases"] == len(selected()[0]) >= 15 and len(CASES) >= 20
     failed = _failures(outcome, CASES)
     assert not failed, f"{failed}\nprobes: {outcome['probes']}\n" + "\n".join(outcome["log"][-60:])
 
@@ -71,7 +70,8 @@ def test_tricks_are_flagged_for_a_person(outcome):
     for case in ("input_transformer", "replaced_run_cell", "callbacks_cleared", "patching_thread",
                  "trace_skips_asserts", "spawns_survivors", "kills_its_parent", "kills_everyone",
                  "writes_site_packages", "writes_helpers", "other_gradebook", *NAMESPACE_TRICKS):
-        assert outcome["flags"].get(f"{case}/dcgan"), f"{case} was not flagged"
+        if case in selected()[0]:
+            assert outcome["flags"].get(f"{case}/dcgan"), f"{case} was not flagged"
 
 
 @pytest.mark.skipif(not probe().startswith("isolated"), reason="this machine has no namespaces for the sandbox")
@@ -86,3 +86,13 @@ def test_the_scan_flags_tricks_and_not_ordinary_code():
     assert scan_source("sys.settrace(f)")
     ordinary = "import torch\nimport sys\nx = torch.zeros(3)\nmodel.eval()\nprint(sys.version)\n"
     assert scan_source(ordinary) == []
+
+
+def test_the_tricks_graded_only_in_the_deep_run_are_refused_by_the_runner_s_own_tests():
+    """Each case make test leaves to KIT_CORPUS=full has a namespace trick the runner's unit tests refuse."""
+    from tests.test_verify_runner import TRICKS
+
+    assert set(RUNNER_TESTED) <= set(CASES) and len(TRICKS) >= 6
+    cases, twins = selected(every=False)
+    assert not set(RUNNER_TESTED) & set(cases) and set(twins) == {twin for twin, _ in cases.values()}
+    assert selected(every=True) == (CASES, TWINS)
