@@ -364,28 +364,6 @@ def dict_counter_reader():
     return reader
 
 
-def dict_counters(names) -> dict | None:
-    """{id(object): its dictionary's counter} for the guarded objects ``names`` as imported now (a class's
-    dictionary is the one behind its mappingproxy), or ``None`` where :func:`dict_counter_reader` finds no
-    counter. Made before any student code runs, and never re-made."""
-    reader = dict_counter_reader()
-    if reader is None:
-        return None
-    import gc
-
-    counters = {}
-    for name in names:
-        obj = _guarded_object(name)
-        if obj is None:
-            continue
-        space = vars(obj)
-        if type(space) is not dict:
-            space = next((d for d in gc.get_referents(space) if type(d) is dict), None)
-        if type(space) is dict:
-            counters[id(obj)] = reader(space)
-    return counters
-
-
 def warm_up() -> None:
     """Let the libraries make their own lazy changes to themselves before any snapshot: torch wraps each
     optimizer class's ``step`` when the first one of that class is made."""
@@ -427,7 +405,9 @@ class Runner:
                                                   getattr(torch.nn.parameter, "Buffer", None)) if t is not None)
         self.libraries = Libraries()
         self.guarded_names = plan.get("guarded", ())
-        self.counters = dict_counters(self.guarded_names)
+        # The guarded objects' dictionary counters (made now, before any student code; None: none on this Python).
+        self.counters = ({id(obj): self.libraries._counter(obj) for obj in map(_guarded_object, self.guarded_names)
+                          if obj is not None} if self.libraries._reader is not None else None)
         self.guarded = self.snapshot_guarded()
         no_ipython = type(None)  # get_ipython() is None, and it holds no grader code to reach through
         self.tests = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": no_ipython}

@@ -129,17 +129,23 @@ def test_what_student_code_returns_must_be_plain_data(case):
     assert verdicts["t1"] == ("fail", "refused") and any(what in f and f.startswith("returned:") for f in flags)
 
 
+def _run_patch_and_undo(code: str, test: str) -> list[tuple]:
+    """Run a provided cell, an answer cell exporting ``double`` and ``undo``, and one test cell; the report lines."""
+    cells = [{"kind": "provided", "name": "setup", "source": PROVIDED},
+             {"kind": "student", "name": "a", "source": code, "exports": ["double", "undo"], "added": False},
+             {"kind": "test", "name": "t1", "source": test}]
+    lines: list[tuple] = []
+    Runner(runner_input(cells, "n", 0), lambda *w: lines.append(w)).run()
+    return lines
+
+
 def test_a_patch_undone_before_the_cell_ends_still_counts():
     code = ("import torch as _t\n_saved = {}\n"
             "def double(x):\n    _saved['allclose'] = _t.allclose\n    _t.allclose = lambda *a, **k: True\n"
             "    return x\n"
             "def undo():\n    _t.allclose = _saved['allclose']\n")
     test = "_out = double(torch.arange(3.0))\nassert torch.allclose(_out, _out * 2)\nundo()\n"
-    cells = [{"kind": "provided", "name": "setup", "source": PROVIDED},
-             {"kind": "student", "name": "a", "source": code, "exports": ["double", "undo"], "added": False},
-             {"kind": "test", "name": "t1", "source": test}]
-    lines: list[tuple] = []
-    Runner(runner_input(cells, "n", 0), lambda *w: lines.append(w)).run()
+    lines = _run_patch_and_undo(code, test)
     assert ("test", "t1", "fail", "refused") in lines
     assert any(w[0] == "flag" and "while a test ran" in w[1] for w in lines)
 
@@ -246,11 +252,7 @@ def test_a_patch_made_and_undone_inside_one_call_is_seen_at_its_return(patch):
             f"    {patch}\n    return x\n"
             "def undo():\n    _t.allclose = _saved['allclose']\n    _t.Tensor.__eq__ = _saved['eq']\n")
     test = "_out = double(torch.arange(3.0))\nundo()\n"
-    cells = [{"kind": "provided", "name": "setup", "source": PROVIDED},
-             {"kind": "student", "name": "a", "source": code, "exports": ["double", "undo"], "added": False},
-             {"kind": "test", "name": "t1", "source": test}]
-    lines: list[tuple] = []
-    Runner(runner_input(cells, "n", 0), lambda *w: lines.append(w)).run()
+    lines = _run_patch_and_undo(code, test)
     assert ("test", "t1", "fail", "refused") in lines
     assert any(w[0] == "flag" and "while a test ran" in w[1] for w in lines)
 
