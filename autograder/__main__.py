@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                         help="the nbgrader course directory (default: build/course)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="the kit configuration (default: kit.toml of this checkout), e.g. another course's")
     sub = parser.add_subparsers(dest="command", required=True)
     rel = sub.add_parser("release", help="build the student release notebooks and bundle")
     rel.add_argument("--dist", type=Path, default=None, help="output folder (default: dist/)")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--to", type=Path, default=Path("grades.csv"),
                         help="nbgrader's CSV; <name>-canvas.csv and <name>-moodle.csv are written beside it")
     args = parser.parse_args(argv)
-    config = load_config()
+    config = load_config(args.config) if args.config else load_config()
     if args.command == "grade" and args.shard_dir is not None and args.shard is None:
         args.course_dir = args.shard_dir  # `grade FOLDER --course-dir DIR` names the course itself
     root = args.course_dir.resolve()

@@ -11,6 +11,7 @@
 #     -w            wait for the merge job and exit with its status
 #     -s "ARGS"     more sbatch options for every job (e.g. "--partition=short --time=02:00:00 --account=cs101")
 #     -p PYTHON     the kit's Python (default: .venv/bin/python of this checkout)
+#     -k KIT_TOML   the kit configuration (default: kit.toml of this checkout)
 #
 # A shard that fails (a node lost, a time limit) leaves the course untouched; the merge job then merges the others
 # and lists the missing students (exit 3) and skips feedback and export. Re-run: scripts/grade-slurm.sh -o 3 ...
@@ -18,8 +19,8 @@
 # Logs: COURSE_DIR/slurm-logs/. Job ids are printed, e.g. to `squeue -j` or `scancel` them.
 set -euo pipefail
 KIT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARDS=8 CPUS=2 ONLY="" WAIT=0 EXTRA="" PYTHON="$KIT/.venv/bin/python"
-while getopts "n:c:o:ws:p:h" opt; do
+SHARDS=8 CPUS=2 ONLY="" WAIT=0 EXTRA="" PYTHON="$KIT/.venv/bin/python" CONFIG="$KIT/kit.toml"
+while getopts "n:c:o:ws:p:k:h" opt; do
     case "$opt" in
         n) SHARDS="$OPTARG" ;;
         c) CPUS="$OPTARG" ;;
@@ -27,6 +28,7 @@ while getopts "n:c:o:ws:p:h" opt; do
         w) WAIT=1 ;;
         s) EXTRA="$OPTARG" ;;
         p) PYTHON="$OPTARG" ;;
+        k) CONFIG="$(cd "$(dirname "$OPTARG")" && pwd)/$(basename "$OPTARG")" ;;
         *) sed -n '2,19p' "$0"; exit 2 ;;
     esac
 done
@@ -39,7 +41,7 @@ LOGS="$COURSE/slurm-logs"
 mkdir -p "$LOGS"
 # shellcheck disable=SC2206 # EXTRA is a list of options
 SBATCH=(sbatch --parsable --chdir="$KIT" $EXTRA)
-ag() { printf '%q ' "$PYTHON" -m autograder --course-dir "$COURSE" "$@"; }
+ag() { printf '%q ' "$PYTHON" -m autograder --config "$CONFIG" --course-dir "$COURSE" "$@"; }
 # submit COMMAND SBATCH-OPTION...: a bash batch script on sbatch's standard input; prints the job id.
 submit() { local cmd="$1"; shift; printf '#!/bin/bash\nset -euo pipefail\n%s\n' "$cmd" | "${SBATCH[@]}" "$@"; }
 

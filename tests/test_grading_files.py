@@ -4,7 +4,6 @@ link and floods its output (autograder/grade.py, autograder/course.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sqlite3
@@ -160,8 +159,8 @@ def test_a_batch_that_breaks_the_gradebook_loses_no_grade(tmp_path):
 ESCAPE = """
 import os, sys
 from IPython.display import display
-os.remove("dcgan.ipynb")
-os.symlink({gradebook!r}, "dcgan.ipynb")  # nbgrader writes the autograded notebook here, then chmods it
+os.remove("{name}.ipynb")
+os.symlink({gradebook!r}, "{name}.ipynb")  # nbgrader writes the autograded notebook here, then chmods it
 os.symlink({outside!r}, "notes.txt")
 for _ in range(60):
     display({{"text/plain": "x" * 10000}}, raw=True)
@@ -172,28 +171,30 @@ sys.stdout._stream.write("y" * 300000)
 @pytest.mark.slow
 @pytest.mark.skipif(not probe().startswith("isolated"), reason="no namespaces on this machine")
 def test_a_submission_that_links_its_notebook_away_changes_nothing_outside(tmp_path_factory):
+    """On the tiny notebook (tests/tiny_course.py): what is checked is what nbgrader does with the folder the kernel
+    leaves, the same for any assignment."""
     from autograder.grade import grade_folder
-    from tests.submissions import build_course, filled_release
+    from tests.submissions import filled_release
+    from tests.tiny_course import FULL, TINY, build_tiny_course
 
-    config = dataclasses.replace(load_config(), assignments=("dcgan",), max_output_chars=50_000)
-    course = build_course(config, tmp_path_factory)
-    root = course["root"]
+    course = build_tiny_course(tmp_path_factory, max_output_chars=50_000)
+    root, config = course["root"], course["config"]
     outside = tmp_path_factory.mktemp("outside") / "notes.txt"
     outside.write_text("someone's notes")
-    nb = filled_release(root / "release" / "dcgan" / "dcgan.ipynb", config.source_notebook("dcgan"))
-    nb.cells.append(nbformat.v4.new_code_cell(ESCAPE.format(gradebook=str(root / "gradebook.db"),
+    nb = filled_release(root / "release" / TINY / f"{TINY}.ipynb", config.source_notebook(TINY))
+    nb.cells.append(nbformat.v4.new_code_cell(ESCAPE.format(name=TINY, gradebook=str(root / "gradebook.db"),
                                                             outside=str(outside))))
     folder = tmp_path_factory.mktemp("submissions")
-    nbformat.write(nb, folder / "mallory_dcgan.ipynb")
+    nbformat.write(nb, folder / f"mallory_{TINY}.ipynb")
     log: list[str] = []
     result = grade_folder(folder, config, root, log=log.append, workers=1)
-    assert result["scores"]["mallory"]["dcgan"] == 9.0, (result, log)
+    assert result["scores"]["mallory"][TINY] == FULL, (result, log)
     assert gradebook_sound(root / "gradebook.db")
     with sqlite3.connect(root / "gradebook.db") as db:
         assert db.execute("SELECT count(*) FROM grade").fetchone()[0] > 0
     assert outside.read_text() == "someone's notes" and oct(outside.stat().st_mode)[-3:] != "444"
-    graded = root / "autograded" / "mallory" / "dcgan" / "dcgan.ipynb"
-    assert not graded.is_symlink() and sorted(p.name for p in graded.parent.iterdir()) == ["dcgan.ipynb"]
+    graded = root / "autograded" / "mallory" / TINY / f"{TINY}.ipynb"
+    assert not graded.is_symlink() and sorted(p.name for p in graded.parent.iterdir()) == [f"{TINY}.ipynb"]
     stored = nbformat.read(graded, 4)
     text = [sum(_output_sizes(o)[0] for o in c.outputs) for c in stored.cells if c.cell_type == "code"]
     assert 50_000 <= max(text) < 51_000, "the flood is stored up to the limit, and a note"

@@ -1,14 +1,15 @@
 """Real course exports, graded with the real nbgrader: identities from each LMS layout, a roster, grades back to the
 LMS as CSV, and written answers graded in the formgrader from a real (headless) browser.
 
-One DCGAN course and one grading batch for the module: the reference answers laid out as nbgrader, Canvas and
-Moodle give them.
+One course and one grading batch for the module: the reference answers laid out as nbgrader, Canvas and Moodle
+give them. The course is the tiny notebook's (tests/tiny_course.py): what these checks are about (whose file is
+whose, which file counts, names from the roster, the exports, the formgrader) does not depend on the assignment, and
+its submissions grade in seconds through the same grader.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -18,14 +19,14 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.__main__ import main as autograder_main
-from autograder.config import KIT_ROOT, load_config
+from autograder.config import KIT_ROOT
 from autograder.grade import grade_folder
 from autograder.roster import Roster
-from tests.submissions import build_course, filled_release
+from tests.submissions import filled_release
+from tests.tiny_course import ADD_ONE_BUG, ANSWERS, FULL, TINY, build_tiny_course
 
 pytestmark = pytest.mark.slow
-CONFIG = dataclasses.replace(load_config(), assignments=("dcgan",))
-FULL, MAX = 9.0, 15.0  # autograded points of the DCGAN notebook, and with its three written answers
+A = TINY
 ROSTER = """id,name,email,SIS User ID,SIS Login ID,Section,ID number
 alice,Alice Smith,alice@uni.edu,SIS-A,asmith,Sec 1,1001
 4242,Bob Jones,bob@uni.edu,SIS-B,bjones,Sec 1,1002
@@ -41,49 +42,48 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver") 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    made = build_course(CONFIG, tmp_path_factory)
-    root = made["root"]
-    release, source = root / "release" / "dcgan" / "dcgan.ipynb", CONFIG.source_notebook("dcgan")
+    made = build_tiny_course(tmp_path_factory, submission_pattern=PATTERN)
+    root, config = made["root"], made["config"]
+    release, source = root / "release" / A / f"{A}.ipynb", config.source_notebook(A)
     reference = filled_release(release, source)
-    no_tanh = filled_release(release, source, {"generator": ("return torch.tanh(self.stage4(out))",
-                                                             "return self.stage4(out)")})
+    bug = filled_release(release, source, ADD_ONE_BUG)  # loses add_one's 2 points
     folder = tmp_path_factory.mktemp("export")
 
     def put(relative: str, nb) -> None:
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / relative)
 
-    put("nbgrader/submitted/alice/dcgan/dcgan.ipynb", reference)
-    (folder / "nbgrader/submitted/alice/dcgan/timestamp.txt").write_text("2026-11-30 09:00:00.000000 UTC")
-    put("canvas/jonesbob_4242_500_dcgan.ipynb", nbformat.read(release, 4))       # first hand-in: untouched
-    put("canvas/jonesbob_LATE_4242_510_dcgan-1.ipynb", reference)                 # the later, late one is graded
-    put("moodle/Carol Lee_77_assignsubmission_file_/my homework.ipynb", no_tanh)
-    put("moodle/Mallory Stone_78_assignsubmission_file_/dcgan.ipynb", reference)  # not on the roster
-    put("Erin Diaz/Copy of dcgan (1).ipynb", reference)                           # a folder per student
-    put("other-lms/hw_frank_attempt_2026-11-30-10-00-00_dcgan.ipynb", no_tanh)    # the pattern's; the later one
-    put("other-lms/hw_frank_attempt_2026-11-29-10-00-00_dcgan.ipynb", reference)  # is graded
-    put("dcgan.ipynb", reference)                                                  # whose? nobody can tell
+    put(f"nbgrader/submitted/alice/{A}/{A}.ipynb", reference)
+    (folder / f"nbgrader/submitted/alice/{A}/timestamp.txt").write_text("2026-11-30 09:00:00.000000 UTC")
+    put(f"canvas/jonesbob_4242_500_{A}.ipynb", nbformat.read(release, 4))       # first hand-in: untouched
+    put(f"canvas/jonesbob_LATE_4242_510_{A}-1.ipynb", reference)                 # the later, late one is graded
+    put("moodle/Carol Lee_77_assignsubmission_file_/my homework.ipynb", bug)
+    put(f"moodle/Mallory Stone_78_assignsubmission_file_/{A}.ipynb", reference)  # not on the roster
+    put(f"Erin Diaz/Copy of {A} (1).ipynb", reference)                           # a folder per student
+    put(f"other-lms/hw_frank_attempt_2026-11-30-10-00-00_{A}.ipynb", bug)        # the pattern's; the later one
+    put(f"other-lms/hw_frank_attempt_2026-11-29-10-00-00_{A}.ipynb", reference)  # is graded
+    put(f"{A}.ipynb", reference)                                                  # whose? nobody can tell
     roster_csv = folder.parent / "roster.csv"
     roster_csv.write_text(ROSTER)
     log: list[str] = []
-    config = dataclasses.replace(CONFIG, submission_pattern=PATTERN)
     result = grade_folder(folder, config, root, log=log.append, roster=Roster.load(roster_csv))
-    return {"root": root, "result": result, "log": log, "tmp": tmp_path_factory.mktemp("out")}
+    return {"root": root, "result": result, "log": log, "tmp": tmp_path_factory.mktemp("out"),
+            "cli": ["--config", str(made["kit_toml"]), "--course-dir", str(root)]}
 
 
 def test_every_layout_keeps_its_students_identity(graded):
     result = graded["result"]
-    assert result["scores"] == {"alice": {"dcgan": FULL}, "4242": {"dcgan": FULL}, "carol": {"dcgan": FULL - 2},
-                                "Mallory_Stone": {"dcgan": FULL}, "dave": {"dcgan": 0.0}, "erin": {"dcgan": FULL},
-                                "frank": {"dcgan": FULL - 2}}, "\n".join(graded["log"])
-    assert result["missing"] == ["dave/dcgan"]
-    assert list(result["errors"]) == ["dcgan.ipynb"] and "cannot tell whose" in result["errors"]["dcgan.ipynb"]
+    assert result["scores"] == {"alice": {A: FULL}, "4242": {A: FULL}, "carol": {A: FULL - 2},
+                                "Mallory_Stone": {A: FULL}, "dave": {A: 0.0}, "erin": {A: FULL},
+                                "frank": {A: FULL - 2}}, "\n".join(graded["log"])
+    assert result["missing"] == [f"dave/{A}"]
+    assert list(result["errors"]) == [f"{A}.ipynb"] and "cannot tell whose" in result["errors"][f"{A}.ipynb"]
     superseded = sorted(result["superseded"])
-    assert len(superseded) == 2 and "jonesbob_4242_500_dcgan.ipynb" in superseded[0]
+    assert len(superseded) == 2 and f"jonesbob_4242_500_{A}.ipynb" in superseded[0]
     assert "hw_frank_attempt_2026-11-29" in superseded[1] and "timestamp 2026-11-30 10:00:00" in superseded[1]
     assert len(result["not_on_roster"]) == 1 and "Mallory_Stone" in result["not_on_roster"][0]
-    assert result["students"]["4242"]["late"] == ["dcgan"]
-    assert result["files"]["carol/dcgan"].endswith("my homework.ipynb")
+    assert result["students"]["4242"]["late"] == [A]
+    assert result["files"][f"carol/{A}"].endswith("my homework.ipynb")
     assert result["similar"] == [], "identical reference answers are not evidence of copying"
     with Gradebook(f"sqlite:///{graded['root'] / 'gradebook.db'}") as gb:
         names = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
@@ -101,40 +101,41 @@ def _rows(path: Path) -> list[dict]:
 def test_export_writes_canvas_and_moodle_imports_with_manual_grades(graded):
     root = graded["root"]
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        grade = gb.find_grade("answer_vanilla", "dcgan", "dcgan", "alice")
+        grade = gb.find_grade(ANSWERS[0], A, A, "alice")
         grade.manual_score = 2.0
         gb.db.commit()
     target = graded["tmp"] / "grades.csv"
-    assert autograder_main(["--course-dir", str(root), "export", "--to", str(target)]) == 0
+    assert autograder_main([*graded["cli"], "export", "--to", str(target)]) == 0
     assert target.read_text().startswith("assignment,")
     canvas = (graded["tmp"] / "grades-canvas.csv").read_text().splitlines()
-    assert canvas[0] == "Student,ID,SIS User ID,SIS Login ID,Section,dcgan,Final Points"
+    assert canvas[0] == f"Student,ID,SIS User ID,SIS Login ID,Section,{A},Final Points"
     assert canvas[1] == "Points Possible,,,,,15,15"
     rows = {r["ID"]: r for r in _rows(graded["tmp"] / "grades-canvas.csv")[1:]}
     assert rows["alice"] == {"Student": "Smith, Alice", "ID": "alice", "SIS User ID": "SIS-A",
-                             "SIS Login ID": "asmith", "Section": "Sec 1", "dcgan": "11", "Final Points": "11"}
-    assert rows["dave"]["dcgan"] == "0" and rows["carol"]["dcgan"] == "7" and rows["4242"]["Section"] == "Sec 1"
+                             "SIS Login ID": "asmith", "Section": "Sec 1", A: "11", "Final Points": "11"}
+    assert rows["dave"][A] == "0" and rows["carol"][A] == "7" and rows["4242"]["Section"] == "Sec 1"
     assert list(rows)[:6] == ["alice", "4242", "carol", "dave", "erin", "frank"], "roster order first"
-    assert rows["erin"]["dcgan"] == "9" and rows["frank"]["SIS User ID"] == "SIS-F"
+    assert rows["erin"][A] == "9" and rows["frank"]["SIS User ID"] == "SIS-F"
     moodle = {r["Username"]: r for r in _rows(graded["tmp"] / "grades-moodle.csv")}
     assert list(next(iter(moodle.values()))) == ["First name", "Last name", "Username", "ID number", "Email address",
-                                                 "dcgan", "Total"]
+                                                 A, "Total"]
     assert moodle["alice"]["ID number"] == "1001" and moodle["alice"]["Email address"] == "alice@uni.edu"
-    assert moodle["alice"]["dcgan"] == "11" and moodle["Mallory_Stone"]["dcgan"] == "9"
+    assert moodle["alice"][A] == "11" and moodle["Mallory_Stone"][A] == "9"
 
 
 def test_grade_command_reports_identities(graded, tmp_path, capsys):
     folder = tmp_path / "subs"
     (folder / "gina").mkdir(parents=True)
-    shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "gina" / "Copy of dcgan (1).ipynb")
-    shutil.copy(graded["root"] / "release" / "dcgan" / "dcgan.ipynb", folder / "Copy of dcgan.ipynb")
-    assert autograder_main(["--course-dir", str(graded["root"]), "grade", str(folder)]) == 0
+    release = graded["root"] / "release" / A / f"{A}.ipynb"
+    shutil.copy(release, folder / "gina" / f"Copy of {A} (1).ipynb")
+    shutil.copy(release, folder / f"Copy of {A}.ipynb")
+    assert autograder_main([*graded["cli"], "grade", str(folder)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith("gina") for line in out) and out[-2].startswith("similar submissions")
     import json
 
     result = json.loads(out[-1])
-    assert result["scores"] == {"gina": {"dcgan": 0.0}} and list(result["errors"]) == ["Copy of dcgan.ipynb"]
+    assert result["scores"] == {"gina": {A: 0.0}} and list(result["errors"]) == [f"Copy of {A}.ipynb"]
 
 
 @pytest.mark.skipif(CHROMIUM is None or not os.path.exists(CHROMEDRIVER),
@@ -160,7 +161,7 @@ def test_written_answer_graded_in_the_formgrader_from_a_browser(graded):
                  # Only the loopback interface: any other host fails to resolve.
                  "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         options.add_argument(flag)
-    comment = "Clear: the gradient penalty keeps D 1-Lipschitz (formgrader test)"
+    comment = "Clear and to the point (formgrader test)"
     screenshot = KIT_ROOT / "build" / "formgrader-manual-grading.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     with Formgrader(root, log=graded["tmp"] / "formgrader.log") as server:
@@ -170,8 +171,8 @@ def test_written_answer_graded_in_the_formgrader_from_a_browser(graded):
             driver.set_page_load_timeout(60)
             driver.get(server.url)  # logs in with the token
             WebDriverWait(driver, 30).until(lambda d: "/formgrader" in d.current_url and "token" not in d.current_url)
-            driver.get(submission_url(server.base, root, "dcgan", "4242"))
-            score = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "answer_gp"))
+            driver.get(submission_url(server.base, root, A, "4242"))
+            score = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, ANSWERS[1]))
             # The page binds its inputs once it has fetched the grades and comments. (Its MathJax, from a CDN, does
             # not load here: the browser reaches 127.0.0.1 only, and the grading page works without it.)
             WebDriverWait(driver, 30).until(lambda d: d.execute_script(
@@ -179,14 +180,14 @@ def test_written_answer_graded_in_the_formgrader_from_a_browser(graded):
                 " && formgrader.comments && formgrader.comments.loaded)"))
             score.clear()
             score.send_keys("1.5", Keys.TAB)
-            box = driver.find_element(By.ID, "answer_gp-comment")
+            box = driver.find_element(By.ID, f"{ANSWERS[1]}-comment")
             box.clear()
             box.send_keys(comment, Keys.TAB)
 
             def saved(_driver) -> bool:
                 with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-                    got = gb.find_grade("answer_gp", "dcgan", "dcgan", "4242").manual_score
-                    note = gb.find_comment("answer_gp", "dcgan", "dcgan", "4242").manual_comment
+                    got = gb.find_grade(ANSWERS[1], A, A, "4242").manual_score
+                    note = gb.find_comment(ANSWERS[1], A, A, "4242").manual_comment
                 return got == 1.5 and note == comment
 
             WebDriverWait(driver, 30).until(saved)
@@ -196,11 +197,11 @@ def test_written_answer_graded_in_the_formgrader_from_a_browser(graded):
     assert server.proc.poll() is not None, "the server is stopped"
     assert screenshot.stat().st_size > 10_000
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        assert gb.find_submission("dcgan", "4242").score == FULL + 1.5
+        assert gb.find_submission(A, "4242").score == FULL + 1.5
     target = graded["tmp"] / "after-formgrader.csv"
-    assert autograder_main(["--course-dir", str(root), "export", "--to", str(target)]) == 0
+    assert autograder_main([*graded["cli"], "export", "--to", str(target)]) == 0
     rows = {r["ID"]: r for r in _rows(graded["tmp"] / "after-formgrader-canvas.csv")[1:]}
-    assert rows["4242"]["dcgan"] == "10.5"
-    assert autograder_main(["--course-dir", str(root), "feedback"]) == 0
-    feedback = (root / "feedback" / "4242" / "dcgan" / "dcgan.html").read_text()
+    assert rows["4242"][A] == "10.5"
+    assert autograder_main([*graded["cli"], "feedback"]) == 0
+    feedback = (root / "feedback" / "4242" / A / f"{A}.html").read_text()
     assert comment in feedback and "10.5" in feedback

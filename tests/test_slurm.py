@@ -3,8 +3,9 @@
 
 The test starts munged (a fresh key) and slurmctld + slurmd on localhost (their own ports, state and spool in a
 temporary folder; Debian's ``slurm-wlm`` and ``munge``, installed by scripts/setup.sh as root) and stops them. It
-is skipped, saying why, where they cannot start (not root, not installed). Four students of the StyleGAN2 notebook
-(cheap to grade): the reference, a bug, a flagged import and a file that is not a notebook.
+is skipped, saying why, where they cannot start (not root, not installed). Four students of the tiny notebook
+(tests/tiny_course.py, graded in seconds; the script gets its kit.toml with ``-k``): the reference, a bug, a
+flagged import and a file that is not a notebook.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.config import KIT_ROOT, load_config
+from autograder.config import KIT_ROOT
 from autograder.grade import grade_folder
-from tests.submissions import build_course, filled_release
+from tests.submissions import filled_release
+from tests.tiny_course import ADD_ONE_BUG, FLAGGED_IMPORT, TINY, build_tiny_course
 
 pytestmark = pytest.mark.slow
-CONFIG = load_config()
 DAEMONS = ("/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch")
-NOTEBOOK = "stylegan2"
+NOTEBOOK = TINY
 
 
 def free_port() -> int:
@@ -123,28 +124,26 @@ def gradebook_cells(course: Path, students) -> dict:
 
 
 def test_grade_slurm_script_equals_grading_on_one_machine(slurm, tmp_path, tmp_path_factory):
-    course = build_course(CONFIG, tmp_path_factory)
+    course = build_tiny_course(tmp_path_factory)
     release = course["root"] / "release" / NOTEBOOK / f"{NOTEBOOK}.ipynb"
-    source = CONFIG.source_notebook(NOTEBOOK)
+    source = course["config"].source_notebook(NOTEBOOK)
     folder = tmp_path / "submissions"
     folder.mkdir()
     nbformat.write(filled_release(release, source), folder / f"ada_{NOTEBOOK}.ipynb")
-    nbformat.write(filled_release(release, source, {"generate_latent_code": (
-        "rnd.randn(batch, latent_dim)", "rnd.rand(batch, latent_dim)")}), folder / f"ben_{NOTEBOOK}.ipynb")
-    nbformat.write(filled_release(release, source, {"generate_latent_code": (
-        "rnd = np.random.RandomState(seed)", "import gc\n    rnd = np.random.RandomState(seed)")}),
-        folder / f"cy_{NOTEBOOK}.ipynb")
+    nbformat.write(filled_release(release, source, ADD_ONE_BUG), folder / f"ben_{NOTEBOOK}.ipynb")
+    nbformat.write(filled_release(release, source, FLAGGED_IMPORT), folder / f"cy_{NOTEBOOK}.ipynb")
     (folder / f"dee_{NOTEBOOK}.ipynb").write_text("{ not a notebook")
 
     # On one machine, in a copy of the released course.
     single = Path(shutil.copytree(course["root"], tmp_path / "single"))
-    alone = grade_folder(folder, CONFIG, single, log=lambda m: None)
+    alone = grade_folder(folder, course["config"], single, log=lambda m: None)
     assert alone["scores"]["ada"][NOTEBOOK] > alone["scores"]["ben"][NOTEBOOK]
 
     # On Slurm: the script's release, 3 array tasks, the merge, feedback and export.
     sharded = tmp_path / "sharded"
     proc = subprocess.run(["bash", str(KIT_ROOT / "scripts" / "grade-slurm.sh"), "-n", "3", "-c", "1", "-w",
-                           str(folder), str(sharded)], env=slurm, capture_output=True, text=True, timeout=1500)
+                           "-k", str(course["kit_toml"]), str(folder), str(sharded)],
+                          env=slurm, capture_output=True, text=True, timeout=1500)
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((sharded / "slurm-logs").glob("*")))
     assert proc.returncode == 0, proc.stdout + proc.stderr + logs
     merged = json.loads((sharded / "merge-report.json").read_text())
