@@ -120,8 +120,10 @@ def _function_state(function):
     return (function.__code__, function.__defaults__, function.__kwdefaults__)
 
 
-_FUNCTION_PARTS = (operator.attrgetter("__code__"), operator.attrgetter("__defaults__"),
-                   operator.attrgetter("__kwdefaults__"))
+FUNCTION_PARTS = ("__code__", "__defaults__", "__kwdefaults__")
+_FUNCTION_PARTS = tuple(map(operator.attrgetter, FUNCTION_PARTS))
+# CPython audits every write of a function's parts (``object.__setattr__``/``__delattr__`` with the part's name,
+# whichever way it is written: attribute, setattr, object.__setattr__, the descriptor), and every read of one.
 _VALUE = operator.attrgetter("value")
 
 
@@ -129,7 +131,11 @@ class Libraries:
     """Snapshots, by identity, of every library object's attributes: modules in ``sys.modules``, the classes and
     functions they hold, and the functions those classes hold."""
 
-    def __init__(self) -> None:
+    def __init__(self, functions_written: list[bool] | None = None) -> None:
+        """``functions_written``: a flag the audit hook (:func:`install_audit_hook`) sets at every write of a
+        function's code or defaults; the quick look then reads every function's parts (each read is an audited
+        event: 0.3 s for 50,000 functions, at every cell) only after such a write. None: at every look."""
+        self._functions_written = functions_written
         self.saved: dict[int, tuple] = {}  # id -> (object, label, state)
         self.classes: set[int] = set()
         self.modules: dict[str, object] = {}
@@ -207,10 +213,14 @@ class Libraries:
         (read again now, before they are compared) and those without a counter."""
         functions, parts, counted, counters, tags, uncounted = self._quick
         changed: set[int] = set()
-        for index, getter in enumerate(_FUNCTION_PARTS):
-            now = list(map(id, map(getter, functions)))
-            if now != parts[index]:
-                changed.update(i for i, (a, b) in enumerate(zip(now, parts[index])) if a != b)
+        written = self._functions_written
+        if written is None or written[0]:
+            if written is not None:
+                written[0] = False  # before the reads: a write after them sets it again
+            for index, getter in enumerate(_FUNCTION_PARTS):
+                now = list(map(id, map(getter, functions)))
+                if now != parts[index]:
+                    changed.update(i for i, (a, b) in enumerate(zip(now, parts[index])) if a != b)
         found = [functions[i] for i in sorted(changed)]
         current = list(map(_VALUE, counters))
         if current != tags:
@@ -383,7 +393,8 @@ def warm_up() -> None:
 class Runner:
     """Runs a plan's cells in the two namespaces and reports each test cell's verdict through ``report``."""
 
-    def __init__(self, plan: dict, report, refusals: list | None = None) -> None:
+    def __init__(self, plan: dict, report, refusals: list | None = None,
+                 functions_written: list[bool] | None = None) -> None:
         self.cells = plan["cells"]
         self.exports = set(plan.get("exports", ()))
         self.libraries_used = set(plan.get("libraries", ()))
@@ -403,7 +414,7 @@ class Runner:
             torch = sys.modules["torch"]
             self.tensor_types = tuple(t for t in (torch.Tensor, torch.nn.Parameter,
                                                   getattr(torch.nn.parameter, "Buffer", None)) if t is not None)
-        self.libraries = Libraries()
+        self.libraries = Libraries(functions_written)
         self.guarded_names = plan.get("guarded", ())
         # The guarded objects' dictionary counters (made now, before any student code; None: none on this Python).
         self.counters = ({id(obj): self.libraries._counter(obj) for obj in map(_guarded_object, self.guarded_names)
@@ -652,10 +663,11 @@ class Runner:
                 self.failing = True
 
 
-def install_audit_hook(refusals: list, report) -> None:
+def install_audit_hook(refusals: list, report, functions_written: list[bool] | None = None) -> None:
     """Refuse what student code has no honest use for while grading (frames of the grader, tracing, the garbage
     collector's object lists, ``ctypes``, processes and signals, ``/proc/*/mem``): the call raises, the test cell
-    fails, and it is flagged. Cannot be removed once installed."""
+    fails, and it is flagged. Cannot be removed once installed. Every write of a function's code or defaults, by
+    anyone, sets ``functions_written[0]`` (see :class:`Libraries`)."""
     busy = [False]
     flagged = set()
 
@@ -681,6 +693,9 @@ def install_audit_hook(refusals: list, report) -> None:
         raise RuntimeError(f"{what} is not allowed while grading")
 
     def hook(event, args):
+        if functions_written is not None and event in ("object.__setattr__", "object.__delattr__") \
+                and len(args) > 1 and type(args[1]) is str and args[1] in FUNCTION_PARTS:
+            functions_written[0] = True
         if busy[0]:
             return
         watched = (event in BLOCKED_ANYWHERE or event.startswith("ctypes.") or event == "sys._getframe"
@@ -727,13 +742,14 @@ def main() -> None:
             pass
 
     refusals: list[str] = []
-    install_audit_hook(refusals, report)
+    functions_written = [True]
+    install_audit_hook(refusals, report, functions_written)
     # Nothing of the runner stays reachable by name: `import __main__`, sys.gettrace() and sys.getprofile() give
     # nothing (and no frame, where a tracer is kept, is reachable: the audit hook refuses the ways to one).
     sys.modules["__main__"] = types.ModuleType("__main__")
     sys.getprofile = type(None)
     sys.gettrace = type(None)
-    runner = Runner(plan, report, refusals)
+    runner = Runner(plan, report, refusals, functions_written)
     del plan
     runner.run()
     report("done")

@@ -3,13 +3,16 @@ flagged, their honest twins pass. The sandbox is not the point here (tests/test_
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
 
+from autograder.config import KIT_ROOT
 from autograder.verify import definitions_only, runner_input
 from autograder.verify_runner import Libraries, Runner, dict_counter_reader, own_dunder, plain_problem
 
@@ -287,3 +290,42 @@ def test_every_kind_of_library_change_is_found_after_the_quick_look_in_every_rou
     assert math.pi == 3.141592653589793 and torch.nn.init.uniform_.__defaults__ == original_defaults
     assert torch.nn.Linear(2, 3).extra_repr() == "in_features=2, out_features=3, bias=True"
     assert np.allclose(1.0, 2.0) is False or not np.allclose(1.0, 2.0)
+
+
+FUNCTION_WRITES = '''
+import json, types
+import torch
+from autograder import verify_runner as vr
+
+written = [True]
+vr.install_audit_hook([], lambda *words: None, written)  # as the runner's main() does, before any student code
+libraries = vr.Libraries(written)
+target = torch.nn.init.uniform_
+original = (target.__code__, target.__defaults__, target.__kwdefaults__)
+other = (lambda *a, **k: None).__code__
+rounds = [
+    lambda: setattr(target, "__code__", other),
+    lambda: object.__setattr__(target, "__code__", other),
+    lambda: types.FunctionType.__dict__["__code__"].__set__(target, other),
+    lambda: setattr(target, "__defaults__", (0.0, 0.0, None)),
+    lambda: delattr(target, "__defaults__"),
+    lambda: setattr(target, "__kwdefaults__", {"generator": 1}),
+]
+seen = []
+for change in rounds:
+    assert libraries.changes() == [] and written[0] is False, "nothing written: no function part is read"
+    change()
+    seen.append((written[0], any("torch.nn.init.uniform_" in f for f in libraries.changes())))
+    assert (target.__code__, target.__defaults__, target.__kwdefaults__) == original, "undone"
+print(json.dumps(seen))
+'''
+
+
+def test_every_way_of_writing_a_functions_code_or_defaults_sets_the_audited_flag():
+    """The quick look reads functions' parts only after the audit hook saw one written (each read is an audited
+    event, 0.3 s for all of a grading's libraries); every way to write one is audited, and is found and undone.
+    In a fresh process: an audit hook cannot be removed."""
+    out = subprocess.run([sys.executable, "-c", FUNCTION_WRITES], capture_output=True, text=True, cwd=KIT_ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[True, True]] * 6

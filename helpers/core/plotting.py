@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
 from PIL import Image
-from torchvision.utils import make_grid
+
+
+def tile(images: torch.Tensor, nrow: int = 10, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+    """``images`` (N x C x H x W, C of 1 or 3) as one C' x H' x W' image of rows of ``nrow``, ``padding`` pixels of
+    ``pad_value`` around each (one image: itself, unpadded); grey images become RGB. The layout of torchvision's
+    ``make_grid``, without importing torchvision (2 s: it loads torch's compiler), which every notebook, grading
+    kernel and verification run would pay."""
+    if images.size(1) == 1:
+        images = images.expand(-1, 3, -1, -1)
+    count, channels, height, width = images.shape
+    if count == 1:
+        return images[0].clone()
+    columns = min(nrow, count)
+    rows = math.ceil(count / columns)
+    cell_h, cell_w = height + padding, width + padding
+    grid = images.new_full((channels, rows * cell_h + padding, columns * cell_w + padding), pad_value)
+    for k in range(count):
+        top, left = (k // columns) * cell_h + padding, (k % columns) * cell_w + padding
+        grid[:, top:top + height, left:left + width] = images[k]
+    return grid
 
 
 def image_grid(images: torch.Tensor, nrow: int = 10, padding: int = 2) -> Image.Image:
     """A PIL image tiling ``images`` (N x C x H x W, values in [-1, 1]) in rows of ``nrow``."""
     if images.dim() != 4:
         raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(images.shape)}")
-    grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, normalize=True,
-                     value_range=(-1, 1), pad_value=1.0)
+    scaled = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2  # [-1, 1] -> [0, 1]
+    grid = tile(scaled, nrow=nrow, padding=padding, pad_value=1.0)
     array = (grid.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(array)
 
