@@ -4,6 +4,8 @@ and the offline fallbacks. Nothing here touches the network (``download=False`` 
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from urllib.error import URLError
 
@@ -13,6 +15,7 @@ import torch
 import torchvision.datasets
 from PIL import Image
 
+from helpers.core.runtime import KIT_ROOT
 from helpers.image_labs.data import (
     CIFAR10_CLASSES,
     emoji_face_names,
@@ -174,3 +177,14 @@ def test_offline_digit_splits_are_disjoint_and_stable():
     assert torch.equal(train, again)
     flat_train = {tuple(x.flatten().tolist()) for x in train[:200]}
     assert not any(tuple(x.flatten().tolist()) in flat_train for x in test[:200])
+
+
+def test_offline_without_a_copy_torchvision_is_not_imported(tmp_path):
+    """A graded run (downloads off, no copy on disk) never pays torchvision's import (it loads torch's compiler)."""
+    code = ("import sys\nfrom helpers.image_labs.data import load_cifar10, load_digits\n"
+            f"d = load_digits(digit=2, root={str(tmp_path)!r}, download=False, verbose=False)\n"
+            f"c = load_cifar10(root={str(tmp_path)!r}, download=False, verbose=False, max_images=4)\n"
+            "print(d.source, c.source, 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=KIT_ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["sklearn-digits", "emoji", "False"]
