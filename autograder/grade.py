@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -413,16 +414,18 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
         flags: dict[str, list[str]] = {}
         lowered: dict[str, list[str]] = {}
 
-        def grade(sub: Submission) -> tuple[Path, Outcome]:
+        def grade(sub: Submission) -> tuple[Path, Outcome, float]:
             work = free.get()
+            began = time.monotonic()
             try:
                 forget_submission(work, sub.assignment, sub.student)
                 release = root / "release" / sub.assignment / f"{sub.assignment}.ipynb"
                 source = root / "source" / sub.assignment / f"{sub.assignment}.ipynb"
                 env = kernel_env | sandbox_env(work, hide, config)
-                return work, autograde_one(sub, config, work, release, source, env=env, log=log)
+                return work, autograde_one(sub, config, work, release, source, env=env, log=log), \
+                    time.monotonic() - began
             except Exception as exc:  # noqa: BLE001 (a failure of one submission must not stop the batch)
-                return work, Outcome(error=f"{type(exc).__name__}: {exc}")
+                return work, Outcome(error=f"{type(exc).__name__}: {exc}"), time.monotonic() - began
             finally:
                 free.put(work)
 
@@ -430,9 +433,10 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
             jobs = {pool.submit(grade, sub): sub for sub in submissions}
             for job in as_completed(jobs):
                 sub = jobs[job]
-                work, outcome = job.result()
+                work, outcome, seconds = job.result()
                 error, key = outcome.error, f"{sub.student}/{sub.assignment}"
-                log(f"graded {sub.student} / {sub.assignment} ({sub.path.name})" + (f": {error}" if error else ""))
+                log(f"graded {sub.student} / {sub.assignment} ({sub.path.name}) in {seconds:.0f} s"
+                    + (f": {error}" if error else ""))
                 if error:
                     errors[(sub.student, sub.assignment)] = error
                 if outcome.flags:
