@@ -177,12 +177,13 @@ def autograde_one(sub: Submission, config: KitConfig, root: Path, release: Path,
     return outcome
 
 
-def make_worker_course(root: Path, workdir: Path, index: int) -> Path:
+def make_worker_course(root: Path, workdir: Path, index: int, cell_timeout_s: int | None = None) -> Path:
     """A private course directory for one grading worker, under ``workdir`` (outside the course directory).
 
-    It holds the course config, a copy of the gradebook and no source notebook (nbgrader's autograde needs only
-    the gradebook), plus the sandboxed kernel spec (``autograder.sandbox``) and a folder for the kernel's Unix
-    sockets: the kernel has no network.
+    It holds the course config (with the cell limit of the grading's own configuration, ``cell_timeout_s``: the
+    course's file keeps the one it was generated with), a copy of the gradebook and no source notebook
+    (nbgrader's autograde needs only the gradebook), plus the sandboxed kernel spec (``autograder.sandbox``) and a
+    folder for the kernel's Unix sockets: the kernel has no network.
     """
     work = workdir / f"worker{index}"
     if work.exists():
@@ -198,6 +199,7 @@ def make_worker_course(root: Path, workdir: Path, index: int) -> Path:
         "# the sandboxed kernel talks to nbgrader over Unix sockets (it has no network)",
         'c.KernelManager.transport = "ipc"',
         f"c.KernelManager.ip = {str(sockets / 'kernel')!r}",
+        *([f"c.Execute.timeout = {int(cell_timeout_s)}"] if cell_timeout_s is not None else []),
         ""]))
     write_kernel_spec(work / "jupyter")
     return work
@@ -409,7 +411,7 @@ def grade_folder(folder: Path, config: KitConfig, root: Path = DEFAULT_COURSE_DI
         errors: dict[tuple[str, str], str] = {}
         free: queue.SimpleQueue[Path] = queue.SimpleQueue()
         for index in range(min(workers, max(1, len(submissions)))):
-            free.put(make_worker_course(root, workdir, index))
+            free.put(make_worker_course(root, workdir, index, config.cell_timeout_s))
 
         flags: dict[str, list[str]] = {}
         lowered: dict[str, list[str]] = {}

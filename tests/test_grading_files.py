@@ -199,3 +199,30 @@ def test_a_submission_that_links_its_notebook_away_changes_nothing_outside(tmp_p
     text = [sum(_output_sizes(o)[0] for o in c.outputs) for c in stored.cells if c.cell_type == "code"]
     assert 50_000 <= max(text) < 51_000, "the flood is stored up to the limit, and a note"
     assert "limits: memory" in result["sandbox"] and "output 50000 chars/cell" in result["sandbox"]
+
+
+@pytest.mark.slow
+def test_the_cell_limit_is_the_grading_configurations_not_the_one_the_course_was_made_with(tmp_path_factory):
+    """The course was generated with kit.toml's 120 s; a grading run with another limit gives nbgrader that one
+    (a sleeping cell is interrupted, and the answers before it keep their points)."""
+    import dataclasses
+
+    from autograder.grade import grade_folder
+    from tests.submissions import filled_release
+    from tests.tiny_course import FULL, TINY, build_tiny_course
+
+    course = build_tiny_course(tmp_path_factory)
+    root, config = course["root"], course["config"]
+    assert config.cell_timeout_s == 120 and "c.Execute.timeout = 120" in (root / "nbgrader_config.py").read_text()
+    nb = filled_release(root / "release" / TINY / f"{TINY}.ipynb", config.source_notebook(TINY))
+    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(40)\nprint('slept')"))
+    folder = tmp_path_factory.mktemp("submissions")
+    nbformat.write(nb, folder / f"sam_{TINY}.ipynb")
+    result = grade_folder(folder, dataclasses.replace(config, cell_timeout_s=8), root, log=lambda line: None,
+                          workers=1)
+    assert result["scores"]["sam"][TINY] == FULL
+    stored = nbformat.read(root / "autograded" / "sam" / TINY / f"{TINY}.ipynb", 4)
+    last = next(c for c in reversed(stored.cells) if c.cell_type == "code" and "time.sleep" in c.source)
+    printed = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    errors = {o.ename for o in last.outputs if o.output_type == "error"}
+    assert "slept" not in printed and errors & {"KeyboardInterrupt", "CellTimeoutError"}, last.outputs
