@@ -74,16 +74,17 @@ DEFAULT_MAX_OUTPUT = default("max_output_chars")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "kit-sandbox-"
 
-def kernel_guard_lines() -> str:
+def kernel_guard_lines(max_output: int = DEFAULT_MAX_OUTPUT) -> str:
     """The kernel's ``exec_lines``: :mod:`autograder.kernel_guard`'s text (the kernel cannot import the kit's
-    grader), run in a namespace of its own, then its ``install`` with the test marker and the guarded objects."""
+    grader), run in a namespace of its own, then its ``install`` with the test marker, the guarded objects and the
+    characters of output a cell keeps (the grading's ``max_output_chars``, from ``KIT_SANDBOX_MAX_OUTPUT``)."""
     from autograder import kernel_guard
     from autograder.guarded import GUARDED
 
     text = Path(kernel_guard.__file__).read_text()
     return (f"_kit_guard = {{'__name__': 'kit_kernel_guard'}}\n"
             f"exec(compile({text!r}, 'kit_kernel_guard', 'exec'), _kit_guard)\n"
-            f"_kit_guard['install'](get_ipython(), {TEST_MARKER!r}, {GUARDED!r}, {DEFAULT_MAX_OUTPUT!r})\n"
+            f"_kit_guard['install'](get_ipython(), {TEST_MARKER!r}, {GUARDED!r}, {int(max_output)!r})\n"
             "del _kit_guard\n")
 
 
@@ -618,7 +619,8 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--exec"]:
         command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
     else:
-        command = [sys.executable, "-m", "ipykernel_launcher", *argv, f"--IPKernelApp.exec_lines={KERNEL_GUARD}"]
+        command = [sys.executable, "-m", "ipykernel_launcher", *argv,
+                   f"--IPKernelApp.exec_lines={kernel_guard_lines(output)}"]
     isolated = False
     if env.get("KIT_SANDBOX_ISOLATE", "1") != "0":
         try:

@@ -11,7 +11,7 @@ import torch
 
 from autograder import kernel_guard
 from autograder.guarded import GUARDED
-from autograder.sandbox import KERNEL_GUARD
+from autograder.sandbox import DEFAULT_MAX_OUTPUT, KERNEL_GUARD, kernel_guard_lines
 from helpers.core.notebook_format import TEST_MARKER
 
 
@@ -27,6 +27,9 @@ def test_the_kernel_runs_this_module_with_the_shared_list():
     assert repr(TEST_MARKER) in KERNEL_GUARD and repr(GUARDED) in KERNEL_GUARD
     assert "def install(shell, marker, guarded" in KERNEL_GUARD, "the module's own text, not a copy"
     assert "from __future__" not in KERNEL_GUARD, "IPython would keep the flag for the student's cells"
+    assert KERNEL_GUARD.rstrip().splitlines()[-2].endswith(f", {DEFAULT_MAX_OUTPUT!r})")
+    # The grading's own output limit (kit.toml's max_output_chars, passed as KIT_SANDBOX_MAX_OUTPUT), not the default.
+    assert kernel_guard_lines(1234).rstrip().splitlines()[-2].endswith(", 1234)")
 
 
 def test_before_a_test_cell_patched_library_functions_are_put_back_and_exit_is_refused():
