@@ -27,7 +27,8 @@ ADD_ONE_BUG = {"add_one": ("return x + 1", "return x + 2")}        # costs add_o
 FLAGGED_IMPORT = {"add_one": ("return x + 1", "import gc\n    return x + 1")}  # correct, flagged for a person
 
 
-def _cell(source: str, grade_id: str, kind: str = "code", **flags) -> nbformat.NotebookNode:
+def graded_cell(source: str, grade_id: str, kind: str = "code", **flags) -> nbformat.NotebookNode:
+    """A cell with nbgrader's metadata (``flags``: solution, grade, locked, points)."""
     make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
     cell = make(source)
     cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": False, "task": False,
@@ -39,25 +40,25 @@ def tiny_notebook() -> nbformat.NotebookNode:
     """The source notebook (solutions and tests), as an instructor writes one."""
     from autograder.setup_cell import SETUP_CELL
 
-    imports = _cell(f'import math\n\nOUT = "outputs/{TINY}"', "imports", locked=True)
+    imports = graded_cell(f'import math\n\nOUT = "outputs/{TINY}"', "imports", locked=True)
     imports.metadata["tags"] = ["imports"]
     cells = [
         nbformat.v4.new_markdown_cell("# A tiny assignment\n\nTwo functions and three questions."),
-        _cell(SETUP_CELL.rstrip("\n"), "setup", locked=True),
+        graded_cell(SETUP_CELL.rstrip("\n"), "setup", locked=True),
         imports,
-        _cell("def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION", "add_one",
+        graded_cell("def add_one(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION", "add_one",
               solution=True),
-        _cell("# Tests for add_one (2 points)\nassert add_one(1) == 2\nassert add_one(-3) == -2", "test_add_one",
+        graded_cell("# Tests for add_one (2 points)\nassert add_one(1) == 2\nassert add_one(-3) == -2", "test_add_one",
               grade=True, locked=True, points=2),
-        _cell("def scale(x, k):\n    ### BEGIN SOLUTION\n    return x * k\n    ### END SOLUTION", "scale",
+        graded_cell("def scale(x, k):\n    ### BEGIN SOLUTION\n    return x * k\n    ### END SOLUTION", "scale",
               solution=True),
-        _cell("# Tests for scale (7 points)\nassert scale(3, 2) == 6\nassert math.isclose(scale(0.5, 3), 1.5)",
+        graded_cell("# Tests for scale (7 points)\nassert scale(3, 2) == 6\nassert math.isclose(scale(0.5, 3), 1.5)",
               "test_scale", grade=True, locked=True, points=7),
     ]
     for grade_id in ANSWERS:
-        cells.append(_cell(f"**Question ({grade_id}).** Explain in two sentences.", f"{grade_id}_question",
+        cells.append(graded_cell(f"**Question ({grade_id}).** Explain in two sentences.", f"{grade_id}_question",
                            kind="markdown", locked=True))
-        cells.append(_cell("YOUR ANSWER HERE", grade_id, kind="markdown", solution=True, grade=True, points=2))
+        cells.append(graded_cell("YOUR ANSWER HERE", grade_id, kind="markdown", solution=True, grade=True, points=2))
     cells.append(nbformat.v4.new_code_cell(f'from helpers.core.handin import check_before_handing_in\n\n'
                                            f'ready = check_before_handing_in("{TINY}")'))
     return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
@@ -70,13 +71,19 @@ def tiny_kit(folder: Path, **changes) -> tuple[Path, KitConfig]:
     notebooks = folder / "notebooks"
     notebooks.mkdir(parents=True, exist_ok=True)
     nbformat.write(tiny_notebook(), notebooks / f"{TINY}.ipynb")
+    path = folder / "kit.toml"
+    path.write_text(kit_toml_listing([TINY]))
+    return path, dataclasses.replace(load_config(path), **changes)
+
+
+def kit_toml_listing(assignments: list[str]) -> str:
+    """The kit's own kit.toml with another list of assignments, whose notebooks are in ``notebooks/`` beside it."""
     real = load_config()
     toml = (KIT_ROOT / "kit.toml").read_text()
     listed = f"assignments = {list(real.assignments)!r}".replace("'", '"')
-    assert listed in toml, "kit.toml's assignments line as tiny_kit edits it"
-    path = folder / "kit.toml"
-    path.write_text(toml.replace(listed, f'assignments = ["{TINY}"]\nnotebooks_dir = "notebooks"'))
-    return path, dataclasses.replace(load_config(path), **changes)
+    assert listed in toml, "kit.toml's assignments line as kit_toml_listing edits it"
+    wanted = f"assignments = {list(assignments)!r}".replace("'", '"')
+    return toml.replace(listed, f'{wanted}\nnotebooks_dir = "notebooks"')
 
 
 def build_tiny_course(tmp_path_factory, **changes) -> dict:

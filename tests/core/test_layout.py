@@ -88,14 +88,9 @@ def _tiny_notebook() -> nbformat.NotebookNode:
     """The smallest graded notebook the kit's conventions allow: setup cell, imports (its package), one answer, its
     test, the hand-in check."""
     from autograder.setup_cell import SETUP_CELL
+    from tests.tiny_course import graded_cell as graded
 
     v4 = nbformat.v4
-
-    def graded(source: str, grade_id: str, **flags) -> nbformat.NotebookNode:
-        cell = v4.new_code_cell(source)
-        cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": False, "task": False,
-                                     "schema_version": 3, "grade_id": grade_id, **flags}
-        return cell
 
     imports = graded(f'from helpers.{TINY} import ONE\n\nOUT = "outputs/{TINY}"', "imports", locked=True)
     imports.metadata["tags"] = ["imports"]
@@ -117,6 +112,7 @@ def test_an_eighth_notebook_is_picked_up_from_kit_toml_alone(tmp_path, monkeypat
     from tests.core.test_notebook_format import notebook_problems
     from tests.corpus.common import check, corpus_module_name, corpus_of, predict_scores
     from tests.test_grading import grading_params
+    from tests.tiny_course import kit_toml_listing
 
     real = load_config()
     notebooks = tmp_path / "notebooks"
@@ -133,11 +129,8 @@ def test_an_eighth_notebook_is_picked_up_from_kit_toml_alone(tmp_path, monkeypat
     corpus = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(corpus)
     monkeypatch.setitem(sys.modules, corpus_module_name(TINY), corpus)  # where corpus_of looks first
-    toml = (Path(real.notebooks_dir).parent / "kit.toml").read_text()
-    listed = f"assignments = {list(real.assignments)!r}".replace("'", '"')
-    assert listed in toml, "kit.toml's assignments line as this test edits it"
     # The one line a new notebook adds; and this tree's own notebooks folder (the real kit.toml needs no such line).
-    (tmp_path / "kit.toml").write_text(toml.replace(listed, listed[:-1] + f', "{TINY}"]\nnotebooks_dir = "notebooks"'))
+    (tmp_path / "kit.toml").write_text(kit_toml_listing([*real.assignments, TINY]))
     config = load_config(tmp_path / "kit.toml")
 
     assert config.assignments == (*real.assignments, TINY)
