@@ -127,3 +127,21 @@ def test_tricks_in_the_students_functions_fail_their_test(tmp_path):
     assert any("while_a_test_ran" in f for f in found.flags), "the patch is seen where patches() returns"
     assert not list(pids.glob("*.pid"))
     # The cells' output (verify-output.txt) stays in the sandbox's private copy of its folder (b29f1d9).
+
+
+@pytest.mark.skipif(not probe().startswith("isolated"), reason="no namespaces on this machine")
+def test_a_library_functions_code_swapped_during_a_test_is_refused_and_undone(tmp_path):
+    """The runner re-reads functions' code only after its audit hook saw one written (each read is an audited
+    event): a student function that swaps a library function's ``__code__`` in place (the module's dictionary does
+    not change) is still refused, in the real sandboxed runner with its real hook."""
+    student = ("import torch\n"
+               "def swaps(x):\n    import torch.nn.functional as F\n"
+               "    F.mse_loss.__code__ = (lambda *a, **k: torch.zeros(())).__code__\n    return x * 2\n")
+    plan = [{"kind": "student", "name": "answer", "source": definitions_only(student), "exports": ["swaps"]},
+            {"kind": "test", "name": "t_swaps", "source": "import torch\nassert swaps(2) == 4"}]
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**nbgrader_env(), "KIT_SANDBOX_PIDS": str(pids), "OMP_NUM_THREADS": "1"}
+    found = run_verification(plan, tmp_path / "work", env, timeout=300, cell_timeout=60, pids_dir=pids)
+    assert found.finished and found.passed == {"t_swaps": False}
+    assert any("mse_loss.__code__" in f for f in found.flags), found.flags
